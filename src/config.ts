@@ -1,0 +1,219 @@
+// jobwatch's own settings. Everything OpenTelemetry already names (service
+// name, exporters, endpoints, sampler, resource) is read from the standard
+// OTEL_* variables by the SDK; only what is jobwatch's lives here.
+//
+// A bad value never takes the app down: it is reported once, in one line that
+// names the setting and what it expects, and the default is used instead.
+
+import { logError } from './log.js';
+
+export type ProcessParentMode = 'auto' | 'parent' | 'link';
+export type MetricsExporterName = 'prometheus' | 'otlp' | 'console' | 'none';
+
+export interface JobwatchConfig {
+  /** JOBWATCH_ENABLED (and OTEL_SDK_DISABLED): when false the preload does nothing at all. */
+  enabled: boolean;
+  /** JOBWATCH_HEARTBEAT_INTERVAL_MS: how often each worker writes its heartbeat. */
+  heartbeatIntervalMs: number;
+  /** JOBWATCH_STUCK_JOB_MS: an active job older than this marks its worker down (0 = off). */
+  stuckJobMs: number;
+  /** JOBWATCH_REGISTRY_RETENTION_MS: how long a dead or stopped worker stays in the registry. */
+  registryRetentionMs: number;
+  /** JOBWATCH_REGISTRY_VIEW: whether this process reads the registry and reports others' status. */
+  registryView: boolean;
+  /** JOBWATCH_QUEUES: extra queues to watch (queue depth), beyond those this process uses. */
+  queues: string[];
+  /** JOBWATCH_QUEUE_PREFIX: BullMQ key prefix of the queues in JOBWATCH_QUEUES. */
+  queuePrefix: string;
+  /** JOBWATCH_REDIS_URL: Redis for JOBWATCH_QUEUES and the CLI, when no BullMQ connection is at hand. */
+  redisUrl: string | undefined;
+  /** JOBWATCH_QUEUE_DEPTH: whether this process reports queue depth. */
+  queueDepth: boolean;
+  /** JOBWATCH_COLLECT_CACHE_MS: how long one Redis read of queue depth / registry serves all readers. */
+  collectCacheMs: number;
+  /** JOBWATCH_COLLECT_TIMEOUT_MS: the longest a collection may wait on Redis before reporting what it knows. */
+  collectTimeoutMs: number;
+  /** JOBWATCH_HEALTH_PORT: port of the health endpoints; undefined = no health server. */
+  healthPort: number | undefined;
+  /** JOBWATCH_HEALTH_HOST: address the health server binds to. */
+  healthHost: string;
+  /** JOBWATCH_HEALTH_TOKEN: bearer token that protects /health/queues. */
+  healthToken: string | undefined;
+  /** JOBWATCH_PROCESS_PARENT: how a `process` span relates to the span that enqueued the job. */
+  processParent: ProcessParentMode;
+  /** JOBWATCH_TRACE_REDIS: keep spans of BullMQ's own Redis commands (off: suppressed). */
+  traceRedis: boolean;
+  /** OTEL_METRICS_EXPORTER, defaulting to prometheus (the SDK's own default is otlp). */
+  metricsExporters: MetricsExporterName[];
+  /** OTEL_EXPORTER_PROMETHEUS_HOST / _PORT */
+  prometheusHost: string;
+  prometheusPort: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+const TRUE = new Set(['1', 'true', 'yes', 'on']);
+const FALSE = new Set(['0', 'false', 'no', 'off']);
+
+class Reader {
+  readonly errors: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  private reject<T>(name: string, value: string, expected: string, fallback: T): T {
+    this.errors.push(
+      `invalid ${name}=${JSON.stringify(value)}: expected ${expected}; using ${JSON.stringify(fallback) ?? 'unset'}`,
+    );
+    return fallback;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const lower = value.toLowerCase();
+    if (TRUE.has(lower)) return true;
+    if (FALSE.has(lower)) return false;
+    return this.reject(name, value, 'true or false', fallback);
+  }
+
+  int(name: string, fallback: number, min: number, max: number, what: string): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (Number.isInteger(n) && n >= min && n <= max) return n;
+    return this.reject(name, value, `${what} from ${min} to ${max}`, fallback);
+  }
+
+  optionalPort(name: string): number | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (Number.isInteger(n) && n >= 0 && n <= 65535) return n;
+    return this.reject(name, value, 'a port number from 0 to 65535', undefined);
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  optionalString(name: string): string | undefined {
+    return this.raw(name);
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const lower = value.toLowerCase() as T;
+    if (allowed.includes(lower)) return lower;
+    return this.reject(name, value, `one of ${allowed.join(', ')}`, fallback);
+  }
+
+  list(name: string): string[] {
+    const value = this.raw(name);
+    if (value === undefined) return [];
+    return [
+      ...new Set(
+        value
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
+    ];
+  }
+
+  listOf<T extends string>(name: string, allowed: readonly T[], fallback: T[]): T[] {
+    const items = this.list(name).map((s) => s.toLowerCase());
+    if (items.length === 0) return fallback;
+    const bad = items.filter((s) => !allowed.includes(s as T));
+    if (bad.length > 0) {
+      return this.reject(
+        name,
+        items.join(','),
+        `a comma-separated list of ${allowed.join(', ')}`,
+        fallback,
+      );
+    }
+    return items as T[];
+  }
+}
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+
+/** Parses the environment. Never throws; bad values are returned as `errors`. */
+export function parseConfig(env: Env): { config: JobwatchConfig; errors: string[] } {
+  const r = new Reader(env);
+  const sdkDisabled = r.bool('OTEL_SDK_DISABLED', false);
+  const heartbeatIntervalMs = r.int(
+    'JOBWATCH_HEARTBEAT_INTERVAL_MS',
+    5000,
+    100,
+    10 * MINUTE,
+    'a whole number of milliseconds',
+  );
+  const config: JobwatchConfig = {
+    enabled: r.bool('JOBWATCH_ENABLED', true) && !sdkDisabled,
+    heartbeatIntervalMs,
+    stuckJobMs: r.int(
+      'JOBWATCH_STUCK_JOB_MS',
+      0,
+      0,
+      30 * DAY,
+      'a whole number of milliseconds (0 = off)',
+    ),
+    registryRetentionMs: r.int(
+      'JOBWATCH_REGISTRY_RETENTION_MS',
+      15 * MINUTE,
+      MINUTE,
+      30 * DAY,
+      'a whole number of milliseconds',
+    ),
+    registryView: r.bool('JOBWATCH_REGISTRY_VIEW', true),
+    queues: r.list('JOBWATCH_QUEUES'),
+    queuePrefix: r.string('JOBWATCH_QUEUE_PREFIX', 'bull'),
+    redisUrl: r.optionalString('JOBWATCH_REDIS_URL'),
+    queueDepth: r.bool('JOBWATCH_QUEUE_DEPTH', true),
+    collectCacheMs: r.int(
+      'JOBWATCH_COLLECT_CACHE_MS',
+      5000,
+      0,
+      10 * MINUTE,
+      'a whole number of milliseconds',
+    ),
+    collectTimeoutMs: r.int(
+      'JOBWATCH_COLLECT_TIMEOUT_MS',
+      1000,
+      10,
+      MINUTE,
+      'a whole number of milliseconds',
+    ),
+    healthPort: r.optionalPort('JOBWATCH_HEALTH_PORT'),
+    healthHost: r.string('JOBWATCH_HEALTH_HOST', '127.0.0.1'),
+    healthToken: r.optionalString('JOBWATCH_HEALTH_TOKEN'),
+    processParent: r.oneOf('JOBWATCH_PROCESS_PARENT', ['auto', 'parent', 'link'] as const, 'auto'),
+    traceRedis: r.bool('JOBWATCH_TRACE_REDIS', false),
+    metricsExporters: r.listOf(
+      'OTEL_METRICS_EXPORTER',
+      ['prometheus', 'otlp', 'console', 'none'] as const,
+      ['prometheus'],
+    ),
+    prometheusHost: r.string('OTEL_EXPORTER_PROMETHEUS_HOST', 'localhost'),
+    prometheusPort: r.int('OTEL_EXPORTER_PROMETHEUS_PORT', 9464, 0, 65535, 'a port number'),
+  };
+  return { config, errors: r.errors };
+}
+
+let loaded: JobwatchConfig | undefined;
+
+/** The process's configuration, parsed once; each bad value is reported once. */
+export function loadConfig(env: Env = process.env): JobwatchConfig {
+  if (loaded) return loaded;
+  const { config, errors } = parseConfig(env);
+  for (const error of errors) logError(error);
+  loaded = config;
+  return config;
+}

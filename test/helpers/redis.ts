@@ -1,0 +1,107 @@
+// Every test file gets its own redis-server on a free port, so a fault test
+// can stop and restart it without touching anything else on the machine.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort, waitFor } from './ports.js';
+
+export class RedisServer {
+  private child: ChildProcess | undefined;
+  private readonly dir = mkdtempSync(join(tmpdir(), 'jobwatch-redis-'));
+
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<RedisServer> {
+    const server = new RedisServer(await freePort());
+    await server.resume();
+    return server;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** ioredis/BullMQ connection options for this server. */
+  get connection() {
+    return { host: '127.0.0.1', port: this.port, maxRetriesPerRequest: null };
+  }
+
+  /** A fresh ioredis client (the caller quits it). */
+  client(): Redis {
+    return new Redis(this.connection);
+  }
+
+  /** Starts (or restarts, on the same port) the server and waits until it answers. */
+  async resume(): Promise<void> {
+    this.child = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.dir,
+      ],
+      { stdio: 'ignore' },
+    );
+    const probe = new Redis({
+      port: this.port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
+    try {
+      await waitFor(
+        async () => {
+          try {
+            await probe.connect();
+          } catch {
+            probe.disconnect();
+            return false;
+          }
+          return (await probe.ping()) === 'PONG';
+        },
+        { what: `redis-server on ${this.port}` },
+      );
+    } finally {
+      probe.disconnect();
+    }
+  }
+
+  /** Stops the server and waits for it to exit. Data is lost (no persistence). */
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Total calls per Redis command since the last CONFIG RESETSTAT. */
+  async commandStats(): Promise<Map<string, number>> {
+    const c = this.client();
+    try {
+      const info = await c.info('commandstats');
+      const stats = new Map<string, number>();
+      for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+        stats.set(m[1]!, Number(m[2]));
+      return stats;
+    } finally {
+      c.disconnect();
+    }
+  }
+}
