@@ -1,0 +1,67 @@
+// Which metric readers the preload installs, from OTEL_METRICS_EXPORTER with
+// its standard meanings. jobwatch's default is `prometheus` (the SDK's own is
+// `otlp`), because the ops bundle scrapes /metrics.
+
+import { getNumberFromEnv } from '@opentelemetry/core';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import {
+  ConsoleMetricExporter,
+  type IMetricReader,
+  PeriodicExportingMetricReader,
+  type PushMetricExporter,
+} from '@opentelemetry/sdk-metrics';
+import type { JobwatchConfig, MetricsExporterName } from '../config.js';
+import { describeError, logError } from '../log.js';
+import { SuffixingPrometheusExporter } from './prometheus-exporter.js';
+
+// The SDK's defaults for OTEL_METRIC_EXPORT_INTERVAL / _TIMEOUT.
+const EXPORT_INTERVAL_MS = 60_000;
+const EXPORT_TIMEOUT_MS = 30_000;
+
+function positiveFromEnv(name: string, fallback: number): number {
+  const value = getNumberFromEnv(name);
+  return value !== undefined && value > 0 ? value : fallback;
+}
+
+function periodic(exporter: PushMetricExporter): IMetricReader {
+  const exportIntervalMillis = positiveFromEnv('OTEL_METRIC_EXPORT_INTERVAL', EXPORT_INTERVAL_MS);
+  const exportTimeoutMillis = Math.min(
+    positiveFromEnv('OTEL_METRIC_EXPORT_TIMEOUT', EXPORT_TIMEOUT_MS),
+    exportIntervalMillis,
+  );
+  return new PeriodicExportingMetricReader({ exporter, exportIntervalMillis, exportTimeoutMillis });
+}
+
+function prometheus(config: JobwatchConfig): IMetricReader {
+  // `localhost` means the loopback interface; binding the IPv4 loopback lets
+  // both `localhost:9464` and `127.0.0.1:9464` scrape it (binding whatever
+  // `localhost` resolves to first may give ::1 only).
+  const host = config.prometheusHost === 'localhost' ? '127.0.0.1' : config.prometheusHost;
+  const port = config.prometheusPort;
+  return new SuffixingPrometheusExporter({ host, port }, (err) => {
+    if (err) {
+      logError(
+        `OTEL_EXPORTER_PROMETHEUS_PORT=${port}: cannot serve /metrics on ${host}:${port} (${describeError(err)}); metrics are not exported by this process`,
+      );
+    }
+  });
+}
+
+function reader(name: Exclude<MetricsExporterName, 'none'>, config: JobwatchConfig) {
+  switch (name) {
+    case 'prometheus':
+      return prometheus(config);
+    case 'otlp':
+      // OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT / _HEADERS / _TEMPORALITY_PREFERENCE apply.
+      return periodic(new OTLPMetricExporter());
+    case 'console':
+      return periodic(new ConsoleMetricExporter());
+  }
+}
+
+export function createMetricReaders(config: JobwatchConfig): IMetricReader[] {
+  if (config.metricsExporters.includes('none')) return [];
+  return config.metricsExporters.map((name) =>
+    reader(name as Exclude<typeof name, 'none'>, config),
+  );
+}
