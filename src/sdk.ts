@@ -1,0 +1,82 @@
+// Starting jobwatch in a process: either a whole OpenTelemetry NodeSDK, or,
+// when the app already started one, only jobwatch's parts joined to it.
+
+import { type Meter, metrics, trace } from '@opentelemetry/api';
+import { type Instrumentation, registerInstrumentations } from '@opentelemetry/instrumentation';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import type { JobwatchConfig } from './config.js';
+import { startHealth } from './health/index.js';
+import { BullMQInstrumentation } from './instrumentation/instrumentation.js';
+import { createMetricReaders, startMetrics } from './metrics/index.js';
+import { Shutdown } from './shutdown.js';
+import { VERSION } from './version.js';
+
+/** What the parts built on the instrumentation (metrics, health) are given. */
+export interface JobwatchRuntime {
+  config: JobwatchConfig;
+  instrumentation: BullMQInstrumentation;
+  meter: Meter;
+  /** Registers a step to run once when the process ends (bounded in time). */
+  onShutdown(fn: () => Promise<void> | void): void;
+}
+
+const SHUTDOWN_TIMEOUT_MS = 5000;
+
+/**
+ * The OpenTelemetry API keeps its global providers under this symbol; if a
+ * tracer provider is there, another SDK (e.g. auto-instrumentations-node's
+ * register) was started first and jobwatch must not register a second one.
+ */
+function otelAlreadyStarted(): boolean {
+  const globals = (globalThis as Record<symbol, { trace?: unknown } | undefined>)[
+    Symbol.for('opentelemetry.js.api.1')
+  ];
+  return globals?.trace !== undefined;
+}
+
+export function startJobwatch(config: JobwatchConfig): JobwatchRuntime {
+  const instrumentation = new BullMQInstrumentation({
+    processParent: config.processParent,
+    traceRedis: config.traceRedis,
+  });
+  const shutdown = new Shutdown(SHUTDOWN_TIMEOUT_MS);
+  if (otelAlreadyStarted()) {
+    joinExistingSdk(instrumentation);
+  } else {
+    startOwnSdk(config, [new HttpInstrumentation(), instrumentation], shutdown);
+  }
+  shutdown.install();
+  const runtime: JobwatchRuntime = {
+    config,
+    instrumentation,
+    meter: metrics.getMeter('jobwatch', VERSION),
+    onShutdown: (fn) => shutdown.add(fn),
+  };
+  startMetrics(runtime);
+  startHealth(runtime);
+  return runtime;
+}
+
+function joinExistingSdk(instrumentation: Instrumentation): void {
+  // The app's SDK keeps its providers, exporters and HTTP instrumentation;
+  // jobwatch only adds BullMQ's, on the global providers.
+  registerInstrumentations({
+    instrumentations: [instrumentation],
+    tracerProvider: trace.getTracerProvider(),
+    meterProvider: metrics.getMeterProvider(),
+  });
+}
+
+function startOwnSdk(
+  config: JobwatchConfig,
+  instrumentations: Instrumentation[],
+  shutdown: Shutdown,
+): void {
+  const sdk = new NodeSDK({
+    instrumentations,
+    metricReaders: createMetricReaders(config),
+  });
+  sdk.start();
+  shutdown.addFinal(() => sdk.shutdown());
+}
