@@ -1,0 +1,133 @@
+// Turns the runs of all rounds into per-mode figures and a markdown table.
+import { median, minMax } from './stats.mjs';
+
+const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+const signed = (n, digits = 0) =>
+  Number.isFinite(n) ? `${n >= 0 ? '+' : ''}${n.toFixed(digits)}` : '–';
+
+/** rounds: array of { [modeId]: run }. Returns one summary per mode, in mode order. */
+export function summarize(modes, rounds) {
+  return modes.map((mode) => {
+    const runs = rounds.map((r) => r[mode.id]).filter(Boolean);
+    const good = runs.filter((r) => r.status === 'ok');
+    const paired = rounds
+      .map((r) => [r[mode.id], r[mode.baseline]])
+      .filter(([a, b]) => a?.status === 'ok' && b?.status === 'ok');
+    const pick = (f) => median(good.map(f));
+    const ratios = paired.map(([a, b]) => a.throughput.jobsPerSec / b.throughput.jobsPerSec);
+    return {
+      mode,
+      runs: runs.length,
+      ok: good.length,
+      problems: [...new Set(runs.flatMap((r) => r.problems ?? []))],
+      jobsPerSec: pick((r) => r.throughput.jobsPerSec),
+      ratio: ratios.length ? { median: median(ratios), ...minMax(ratios) } : undefined,
+      cpuUsPerJob: pick((r) => r.throughput.cpuUsPerJob),
+      cpuDelta: median(paired.map(([a, b]) => a.throughput.cpuUsPerJob - b.throughput.cpuUsPerJob)),
+      redisPerJob: pick((r) => r.throughput.redis.commandsPerJob),
+      redisDelta: median(
+        paired.map(
+          ([a, b]) => a.throughput.redis.commandsPerJob - b.throughput.redis.commandsPerJob,
+        ),
+      ),
+      redisCpuUsPerJob: pick((r) => r.throughput.redis.cpuUsPerJob),
+      add: { p50: pick((r) => r.add.p50), p99: pick((r) => r.add.p99) },
+      pickup: { p50: pick((r) => r.pickup.p50), p99: pick((r) => r.pickup.p99) },
+      peakRssMB: pick((r) => r.peakRssMB),
+      bullmqVersion: good[0]?.bullmqVersion,
+      verification: good.at(-1) && verification(good.at(-1)),
+    };
+  });
+}
+
+/** Spans per throughput job by span name, and the metric totals, of one run. */
+function verification(run) {
+  const jobs = run.throughput.expected;
+  const spans = run.spans?.byQueue?.['bench-throughput'];
+  const spansPerJob =
+    spans && Object.fromEntries(Object.entries(spans).map(([n, c]) => [n, c / jobs]));
+  const addSpans = run.spans?.byQueue?.['bench-add'];
+  return { jobs, spansPerJob, addSpans, spanTotal: run.spans?.total, metrics: run.metrics };
+}
+
+function ratioCell(s) {
+  if (s.mode.baseline === s.mode.id) return 'baseline';
+  if (!s.ratio) return '–';
+  return `**${fmt(s.ratio.median, 2)}** (${fmt(s.ratio.min, 2)}–${fmt(s.ratio.max, 2)})`;
+}
+
+function deltaCell(value, delta, digits, isBaseline) {
+  return isBaseline ? fmt(value, digits) : `${fmt(value, digits)} (${signed(delta, digits)})`;
+}
+
+export function markdown(summaries, meta) {
+  const lines = [
+    `# jobwatch benchmark`,
+    '',
+    `Command: \`${meta.command}\`  `,
+    `Machine: ${meta.machine}  `,
+    `Run: ${meta.date}, ${meta.rounds} interleaved round(s), ${meta.plan.jobs} jobs per throughput run ` +
+      `(addBulk in chunks of ${meta.plan.chunk}, Worker concurrency ${meta.plan.concurrency}), ` +
+      `${meta.plan.warmup} warm-up jobs; ${meta.plan.adds} sequential adds; ${meta.plan.pickups} pickups. ` +
+      `${meta.pinning}`,
+    '',
+    '| mode | BullMQ | jobs/s | throughput vs baseline, median (min–max) | node CPU µs/job (Δ) | Redis cmds/job (Δ) | add p50 / p99 ms | pickup p50 / p99 ms | peak RSS MB | spans/job | runs ok |',
+    '|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const s of summaries) {
+    const isBaseline = s.mode.baseline === s.mode.id;
+    const spansPerJob = s.verification?.spansPerJob
+      ? fmt(
+          Object.values(s.verification.spansPerJob).reduce((a, b) => a + b, 0),
+          2,
+        )
+      : s.mode.traced
+        ? '?'
+        : '0';
+    lines.push(
+      `| ${s.mode.label} | ${s.bullmqVersion ?? '–'} | ${fmt(s.jobsPerSec)} | ${ratioCell(s)} | ` +
+        `${deltaCell(s.cpuUsPerJob, s.cpuDelta, 0, isBaseline)} | ${deltaCell(s.redisPerJob, s.redisDelta, 2, isBaseline)} | ` +
+        `${fmt(s.add.p50, 2)} / ${fmt(s.add.p99, 2)} | ${fmt(s.pickup.p50, 2)} / ${fmt(s.pickup.p99, 2)} | ` +
+        `${fmt(s.peakRssMB)} | ${spansPerJob} | ${s.ok}/${s.runs} |`,
+    );
+  }
+  lines.push('', ...notes(summaries));
+  return `${lines.join('\n')}\n`;
+}
+
+function notes(summaries) {
+  const out = [
+    'Each mode ran in its own fresh node process; ratios are the median of per-round ratios to the',
+    "mode's own plain baseline (same round), Δ columns the median per-round difference to it.",
+    'Traced modes export to a counting exporter that drops spans (no exporter I/O measured).',
+    '',
+    '## Verification (last good run of each mode)',
+    '',
+  ];
+  for (const s of summaries) {
+    out.push(`- **${s.mode.label}**: ${s.ok}/${s.runs} runs ok`);
+    for (const p of s.problems) out.push(`  - problem: ${p.replaceAll('\n', ' ⏎ ')}`);
+    const v = s.verification;
+    if (!v) continue;
+    if (v.spansPerJob) {
+      const names = Object.entries(v.spansPerJob).map(([n, c]) => `\`${n}\` ${fmt(c, 3)}`);
+      out.push(
+        `  - spans per bench-throughput job: ${names.join(', ') || 'none'} (all queues: ${v.spanTotal} spans)`,
+      );
+    }
+    if (v.addSpans) {
+      out.push(
+        `  - spans on bench-add: ${Object.entries(v.addSpans)
+          .map(([n, c]) => `\`${n}\` ${c}`)
+          .join(', ')}`,
+      );
+    }
+    if (v.metrics) {
+      const interesting = Object.entries(v.metrics).filter(([, value]) => value > 0);
+      out.push(
+        `  - metric totals: ${interesting.map(([n, c]) => `\`${n}\` ${c}`).join(', ') || 'none'}`,
+      );
+    }
+  }
+  return out;
+}

@@ -1,0 +1,96 @@
+// Runs one mode once: a fresh node process with the mode's preloads, on a
+// reset redis-server, then checks that the mode did what it claims (all jobs
+// completed, spans and metrics produced) so a broken mode can't pass as fast.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnTracked, waitForExit } from './processes.mjs';
+import { freePort } from './redis-server.mjs';
+
+const WORKLOAD = fileURLToPath(new URL('./workload.mjs', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SCRAPE_INTERVAL_MS = 2000;
+
+/** Scrapes /metrics like Prometheus would, for the modes that serve it. */
+function scrapeWhileRunning(port) {
+  const timer = setInterval(() => {
+    fetch(`http://127.0.0.1:${port}/metrics`)
+      .then((res) => res.text())
+      .catch(() => {});
+  }, SCRAPE_INTERVAL_MS);
+  return () => clearInterval(timer);
+}
+
+export async function runMode(mode, { redis, plan, nodeArgs = [], timeoutMs, core }) {
+  await redis.reset();
+  const ports = { metrics: await freePort(), health: await freePort() };
+  const dir = mkdtempSync(join(tmpdir(), 'jobwatch-bench-'));
+  const resultFile = join(dir, 'result.json');
+  const env = {
+    ...process.env,
+    ...mode.env(ports),
+    BENCH_PLAN: JSON.stringify(plan),
+    BENCH_REDIS_PORT: String(redis.port),
+    BENCH_BULLMQ: mode.bullmq,
+    BENCH_TELEMETRY_OPTION: mode.telemetryOption,
+    BENCH_METRICS_SOURCE: mode.metrics,
+    BENCH_METRICS_PORT: String(ports.metrics),
+    BENCH_RESULT_FILE: resultFile,
+  };
+  const args = [...nodeArgs, ...mode.preload.flatMap((p) => ['--require', p]), WORKLOAD];
+  const child = spawnTracked(process.execPath, args, {
+    core,
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stopScraping = mode.metrics === 'prometheus' ? scrapeWhileRunning(ports.metrics) : () => {};
+  const exit = await waitForExit(child, timeoutMs);
+  stopScraping();
+  try {
+    if (exit.code !== 0) {
+      return { mode: mode.id, status: 'failed', problems: [describeExit(exit)] };
+    }
+    const result = JSON.parse(readFileSync(resultFile, 'utf8'));
+    const problems = verify(mode, result, plan);
+    return { mode: mode.id, status: problems.length ? 'invalid' : 'ok', problems, ...result };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function describeExit({ code, signal, stderr }) {
+  const tail = stderr.trim().split('\n').slice(-6).join('\n');
+  return `exited with ${signal ?? `code ${code}`}: ${tail}`;
+}
+
+/** What must be true of a run for its numbers to mean anything. */
+function verify(mode, result, plan) {
+  const problems = [];
+  const { throughput, pickup } = result;
+  if (throughput.completed < throughput.expected) {
+    problems.push(`throughput: ${throughput.completed}/${throughput.expected} jobs completed`);
+  }
+  if (pickup.completed < pickup.expected) {
+    problems.push(`pickup: ${pickup.completed}/${pickup.expected} jobs completed`);
+  }
+  if (mode.traced) {
+    const processed = plan.warmup + plan.jobs;
+    const spans = result.spans?.byQueue?.['bench-throughput'] ?? {};
+    const total = Object.values(spans).reduce((a, b) => a + b, 0);
+    if (!result.spans) problems.push('no span counts (the counting exporter was not installed)');
+    else if (total < processed) {
+      problems.push(
+        `only ${total} spans for ${processed} jobs on bench-throughput (expected at least one per job)`,
+      );
+    }
+  }
+  if (mode.metrics !== 'none') {
+    const totals = Object.values(result.metrics ?? {});
+    if (!totals.some((v) => v >= throughput.expected)) {
+      problems.push(`no metric counted the ${throughput.expected} processed jobs`);
+    }
+  }
+  return problems;
+}

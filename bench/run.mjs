@@ -1,0 +1,127 @@
+// The benchmark orchestrator: `npm run bench` (full), `node bench/run.mjs --smoke`
+// (every mode once with a few hundred jobs, for CI), `--soak` (memory over 200k
+// jobs, see soak.mjs) and `--profile <mode>` (a --cpu-prof run, see profile.mjs).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { selectModes } from './modes.mjs';
+import { canPin } from './processes.mjs';
+import { startRedis } from './redis-server.mjs';
+import { markdown, summarize } from './report.mjs';
+import { runMode } from './run-mode.mjs';
+
+export const PLANS = {
+  full: {
+    warmup: 3000,
+    jobs: 20000,
+    chunk: 500,
+    concurrency: 50,
+    addWarmup: 500,
+    adds: 2000,
+    pickupWarmup: 100,
+    pickups: 400,
+  },
+  smoke: {
+    warmup: 50,
+    jobs: 300,
+    chunk: 100,
+    concurrency: 50,
+    addWarmup: 10,
+    adds: 50,
+    pickupWarmup: 5,
+    pickups: 20,
+  },
+};
+
+// Node on core 0, redis-server (and this orchestrator) on core 1.
+export const CORES = { node: 0, redis: 1 };
+const RESULTS = new URL('./results/', import.meta.url);
+
+const { values: opts } = parseArgs({
+  options: {
+    smoke: { type: 'boolean', default: false },
+    soak: { type: 'boolean', default: false },
+    profile: { type: 'string' },
+    rounds: { type: 'string' },
+    modes: { type: 'string' },
+    jobs: { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+
+export function machine() {
+  return `${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}`;
+}
+
+async function bench() {
+  const plan = { ...(opts.smoke ? PLANS.smoke : PLANS.full) };
+  if (opts.jobs) plan.jobs = Number(opts.jobs);
+  const rounds = Number(opts.rounds ?? (opts.smoke ? 1 : 5));
+  const modes = selectModes(opts.modes);
+  const redis = await startRedis({ core: CORES.redis });
+  const results = [];
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      const byMode = {};
+      for (const mode of modes) {
+        const run = await runMode(mode, {
+          redis,
+          plan,
+          core: CORES.node,
+          timeoutMs: opts.smoke ? 60_000 : 180_000,
+        });
+        byMode[mode.id] = run;
+        log(round, rounds, mode, run);
+      }
+      results.push(byMode);
+    }
+    const meta = {
+      command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+      machine: `${machine()}, redis-server ${await redis.version()}`,
+      date: new Date().toISOString().slice(0, 16).replace('T', ' '),
+      rounds,
+      plan,
+      pinning: canPin()
+        ? `node pinned to core ${CORES.node}, redis-server to core ${CORES.redis} (taskset).`
+        : 'No taskset pinning (taskset unavailable).',
+    };
+    return { meta, modes, results };
+  } finally {
+    await redis.stop();
+  }
+}
+
+function log(round, rounds, mode, run) {
+  const figures =
+    run.status === 'failed'
+      ? run.problems[0]
+      : `${run.throughput.jobsPerSec.toFixed(0)} jobs/s, ${run.throughput.cpuUsPerJob.toFixed(0)} µs CPU/job, ` +
+        `${run.throughput.redis.commandsPerJob.toFixed(2)} Redis cmds/job, spans ${run.spans?.total ?? 0}`;
+  console.error(`[bench] round ${round}/${rounds} ${mode.id}: ${run.status}: ${figures}`);
+  for (const p of run.status === 'invalid' ? run.problems : []) console.error(`[bench]   ${p}`);
+}
+
+async function main() {
+  if (opts.soak) return (await import('./soak.mjs')).soak();
+  if (opts.profile) return (await import('./profile.mjs')).profile(opts.profile);
+  const { meta, modes, results } = await bench();
+  const summaries = summarize(modes, results);
+  const table = markdown(summaries, meta);
+  process.stdout.write(table);
+  mkdirSync(RESULTS, { recursive: true });
+  const json = JSON.stringify({ meta, results }, null, 2);
+  if (opts.json) writeFileSync(opts.json, json);
+  if (!opts.smoke) {
+    writeFileSync(new URL('latest.json', RESULTS), json);
+    writeFileSync(new URL('latest.md', RESULTS), table);
+  }
+  const broken = summaries.filter((s) => s.ok < s.runs);
+  if (broken.length) {
+    console.error(
+      `[bench] modes with failed or invalid runs: ${broken.map((s) => s.mode.id).join(', ')}`,
+    );
+    process.exitCode = 1;
+  }
+}
+
+await main();

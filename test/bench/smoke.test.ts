@@ -1,0 +1,68 @@
+// The benchmark must not rot: every mode runs once with a few hundred jobs and
+// must do what it claims. Speed is never asserted here; bench/ measures it.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+interface Run {
+  mode: string;
+  status: 'ok' | 'invalid' | 'failed';
+  problems: string[];
+  throughput?: { completed: number; expected: number };
+  pickup?: { completed: number; expected: number };
+  spans?: { total: number; byQueue: Record<string, Record<string, number>> };
+  metrics?: Record<string, number>;
+}
+
+const ROOT = resolve(__dirname, '../..');
+const TRACED = ['jobwatch', 'bullmq-otel', 'appsignal5'];
+const ALL = ['plain6', 'jobwatch', 'jobwatch-metrics', 'bullmq-otel', 'plain5', 'appsignal5'];
+
+const dir = mkdtempSync(join(tmpdir(), 'jobwatch-bench-smoke-'));
+let runs: Record<string, Run>;
+
+beforeAll(async () => {
+  const json = join(dir, 'smoke.json');
+  // The exit code says whether some mode failed; the assertions below say which and why.
+  await promisify(execFile)(process.execPath, ['bench/run.mjs', '--smoke', '--json', json], {
+    cwd: ROOT,
+    timeout: 170_000,
+  }).catch((err: { code?: unknown }) => {
+    if (typeof err.code !== 'number') throw err;
+  });
+  const { results } = JSON.parse(readFileSync(json, 'utf8')) as { results: Record<string, Run>[] };
+  runs = results[0]!;
+}, 180_000);
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('npm run bench, smoke size', () => {
+  it.each(ALL)('%s completes every job it adds', (mode) => {
+    const run = runs[mode]!;
+    expect(run.problems, `${mode}: ${run.problems.join('; ')}`).toEqual([]);
+    expect(run.status).toBe('ok');
+    expect(run.throughput!.completed).toBeGreaterThanOrEqual(run.throughput!.expected);
+    expect(run.pickup!.completed).toBeGreaterThanOrEqual(run.pickup!.expected);
+  });
+
+  it.each(TRACED)('%s produces a span for every processed job', (mode) => {
+    const run = runs[mode]!;
+    const onQueue = Object.values(run.spans?.byQueue['bench-throughput'] ?? {});
+    expect(onQueue.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(run.throughput!.expected);
+  });
+
+  it.each(['plain6', 'jobwatch-metrics', 'plain5'])('%s produces no spans', (mode) => {
+    expect(runs[mode]!.spans?.total ?? 0).toBe(0);
+  });
+
+  it.each(['jobwatch', 'jobwatch-metrics', 'bullmq-otel'])(
+    '%s counts the processed jobs in its metrics',
+    (mode) => {
+      const totals = Object.values(runs[mode]!.metrics ?? {});
+      expect(Math.max(0, ...totals)).toBeGreaterThanOrEqual(runs[mode]!.throughput!.expected);
+    },
+  );
+});
