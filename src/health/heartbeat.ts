@@ -1,0 +1,190 @@
+// The heartbeat writer: every JOBWATCH_HEARTBEAT_INTERVAL_MS, one Lua script
+// call (one EVALSHA, i.e. one round trip) per instance, through the worker's
+// own non-blocking BullMQ client (BullMQ fetches jobs on a separate blocking
+// connection, so a waiting BZPOPMIN never delays a beat).
+//
+// At most one write per instance is in flight: while Redis is away the one
+// pending beat waits in the client's queue and lands when Redis returns, with
+// the server time of that moment, instead of piling up.
+
+import type { WorkerLike } from '../lifecycle.js';
+import { describeError, guard, warnRateLimited } from '../log.js';
+import type { Connections } from './connections.js';
+import { type Instance, type InstanceSettings, TaskInstance, WorkerInstance } from './instances.js';
+import { bullmqStore, type RedisScriptClient, withTimeout } from './redis-access.js';
+import { writeBeat } from './registry-scripts.js';
+
+export interface WriterSettings extends InstanceSettings {
+  retentionMs: number;
+  /** Bound on how long a stop waits for Redis before giving up. */
+  timeoutMs: number;
+}
+
+/** How long a "the event loop was blocked" note stays on an instance's entry. */
+const BLOCK_NOTE_MIN_MS = 60_000;
+
+export class HeartbeatWriter {
+  private readonly workers = new Map<WorkerLike, WorkerInstance>();
+  private readonly instances = new Set<Instance>();
+  private readonly inFlight = new Map<Instance, Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private nextTickAt = 0;
+  private blockNoteUntil = 0;
+
+  constructor(
+    readonly settings: WriterSettings,
+    private readonly connections: Connections,
+  ) {}
+
+  start(): void {
+    if (this.timer) return;
+    this.nextTickAt = performance.now() + this.settings.intervalMs;
+    this.timer = setInterval(() => guard('heartbeat', () => this.tick()), this.settings.intervalMs);
+    this.timer.unref();
+  }
+
+  addWorker(worker: WorkerLike): WorkerInstance {
+    let instance = this.workers.get(worker);
+    if (!instance) {
+      instance = new WorkerInstance(worker);
+      this.workers.set(worker, instance);
+      this.instances.add(instance);
+      this.connections.addUser(worker);
+      this.beat(instance);
+    }
+    return instance;
+  }
+
+  workerOf(worker: WorkerLike): WorkerInstance | undefined {
+    return this.workers.get(worker);
+  }
+
+  addTask(task: TaskInstance): void {
+    this.instances.add(task);
+    this.beat(task);
+  }
+
+  /** Marks an instance stopped at once (locally), then writes status 0 for the registry. */
+  async stop(instance: Instance, reason: string): Promise<void> {
+    if (instance.stopped) return;
+    instance.stop(reason);
+    const pending = this.inFlight.get(instance);
+    const finalWrite = (pending ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.write(instance));
+    try {
+      await withTimeout(finalWrite, this.settings.timeoutMs, 'writing the stopped status');
+    } catch (err) {
+      warnRateLimited(
+        'heartbeat-stop',
+        `could not mark ${instance.name} stopped in Redis: ${describeError(err)}`,
+      );
+    }
+  }
+
+  stopAll(reason: string): Promise<void> {
+    const running = [...this.instances].filter((i) => !i.stopped);
+    return Promise.all(running.map((i) => this.stop(i, reason))).then(() => undefined);
+  }
+
+  /** This process's own instances: running ones, and stopped ones within retention. */
+  local(): Instance[] {
+    const now = performance.now();
+    for (const instance of this.instances) {
+      if (instance.stopped && now - instance.stoppedAtLocal > this.settings.retentionMs) {
+        this.instances.delete(instance);
+        if (instance instanceof WorkerInstance) this.workers.delete(instance.worker);
+      }
+    }
+    return [...this.instances];
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    // A timer that fires a whole interval late means the event loop was blocked
+    // (a busy job, a sync call, a frozen process): say so on the next beats.
+    const lateMs = now - this.nextTickAt;
+    this.nextTickAt = now + this.settings.intervalMs;
+    if (lateMs > this.settings.intervalMs) {
+      this.blockNoteUntil = now + Math.max(BLOCK_NOTE_MIN_MS, 10 * this.settings.intervalMs);
+      for (const instance of this.instances) {
+        instance.lastBlockMs = Math.round(lateMs);
+        instance.blockNote = `recovered: the event loop was blocked for ${(lateMs / 1000).toFixed(1)} s (heartbeats were late)`;
+      }
+    } else if (now > this.blockNoteUntil) {
+      for (const instance of this.instances) instance.blockNote = '';
+    }
+    for (const instance of this.instances) {
+      if (!instance.stopped) this.beat(instance);
+    }
+  }
+
+  private beat(instance: Instance): void {
+    if (this.inFlight.has(instance)) return;
+    const write = this.write(instance)
+      .catch((err) => {
+        warnRateLimited(
+          'heartbeat',
+          `heartbeat of ${instance.name} failed (retrying every beat): ${describeError(err)}`,
+        );
+      })
+      .finally(() => this.inFlight.delete(instance));
+    this.inFlight.set(instance, write);
+  }
+
+  private async write(instance: Instance): Promise<void> {
+    const target = await this.targetOf(instance);
+    if (!target) return;
+    try {
+      const at = await writeBeat(
+        target.client,
+        target.prefix,
+        instance.fields(this.settings),
+        this.settings.retentionMs,
+        instance.stopped,
+      );
+      instance.startedWrittenAt ||= at;
+      instance.lastWrittenAt = at;
+    } finally {
+      target.release?.();
+    }
+  }
+
+  private async targetOf(instance: Instance): Promise<Target | undefined> {
+    if (instance instanceof TaskInstance) return this.connections.defaultTarget();
+    const { worker, prefix } = instance as WorkerInstance;
+    const store = bullmqStore(worker);
+    if (store.kind === 'other') {
+      this.connections.markUnavailable(store.backend);
+      return undefined;
+    }
+    const own = await store.client;
+    // After worker.close() its own client is gone; another on the same server
+    // will do, else a short-lived copy of it writes the final "stopped".
+    const client = this.connections.sibling(own);
+    if (client) return { client, prefix };
+    if (instance.stopped && typeof own.duplicate === 'function') {
+      const copy = own.duplicate();
+      copy.on('error', () => undefined); // reported by the write's own failure
+      const timer = setTimeout(() => copy.disconnect(), this.settings.timeoutMs);
+      timer.unref();
+      const release = () => {
+        clearTimeout(timer);
+        copy.quit().catch(() => copy.disconnect());
+      };
+      return { client: copy, prefix, release };
+    }
+    return undefined;
+  }
+}
+
+interface Target {
+  client: RedisScriptClient;
+  prefix: string;
+  release?: () => void;
+}

@@ -1,0 +1,103 @@
+// Worker health for one process: the heartbeat writer fed by the lifecycle
+// hooks, the registry view behind the worker.status gauges, and (when
+// JOBWATCH_HEALTH_PORT is set) the health endpoints.
+
+import type { Meter } from '@opentelemetry/api';
+import type { JobwatchConfig } from '../config.js';
+import type { LifecycleObserver } from '../lifecycle.js';
+import { guard } from '../log.js';
+import { type HealthServer, startHealthServer } from '../server/health-server.js';
+import { Connections } from './connections.js';
+import { registerWorkerGauges } from './gauges.js';
+import { HeartbeatWriter } from './heartbeat.js';
+import { RegistryView } from './registry-view.js';
+import { setTaskHost } from './watch.js';
+
+/** What health needs from the SDK wiring (src/sdk.ts's JobwatchRuntime satisfies it). */
+export interface HealthRuntime {
+  config: JobwatchConfig;
+  instrumentation: { addObserver(observer: LifecycleObserver): void };
+  meter: Meter;
+  onShutdown(fn: () => Promise<void> | void): void;
+}
+
+export interface Health {
+  connections: Connections;
+  writer: HeartbeatWriter;
+  view: RegistryView;
+  server: HealthServer | undefined;
+  stop(reason: string): Promise<void>;
+}
+
+export function createHealth(config: JobwatchConfig): Health {
+  const connections = new Connections(config.redisUrl, config.queuePrefix, config.collectTimeoutMs);
+  const writer = new HeartbeatWriter(
+    {
+      intervalMs: config.heartbeatIntervalMs,
+      stuckJobMs: config.stuckJobMs,
+      retentionMs: config.registryRetentionMs,
+      timeoutMs: Math.max(config.collectTimeoutMs, 2000),
+    },
+    connections,
+  );
+  const view = new RegistryView(connections, writer, {
+    readRegistry: config.registryView,
+    cacheMs: config.collectCacheMs,
+    timeoutMs: config.collectTimeoutMs,
+  });
+  const health: Health = {
+    connections,
+    writer,
+    view,
+    server: undefined,
+    async stop(reason) {
+      setTaskHost(undefined);
+      await writer.stopAll(reason);
+      writer.close();
+      await health.server?.close();
+      await connections.close();
+    },
+  };
+  return health;
+}
+
+export function healthObserver(health: Health): LifecycleObserver {
+  const { writer, connections } = health;
+  return {
+    queueUsed: (user) => connections.addUser(user),
+    workerStarted: (worker) => void writer.addWorker(worker),
+    workerClosed: (worker) => {
+      const instance = writer.workerOf(worker);
+      if (instance) void writer.stop(instance, 'stopped cleanly (worker.close())');
+    },
+    attemptStarted: (worker, job, startedAt) =>
+      writer.addWorker(worker).attemptStarted(job, startedAt),
+    attemptEnded: (worker, job, outcome) =>
+      writer.workerOf(worker)?.attemptEnded(job, outcome.status !== 'completed'),
+    jobStalled: (worker) => {
+      const instance = writer.workerOf(worker);
+      if (instance) instance.stalled++;
+    },
+  };
+}
+
+/** Starts worker health in this process (called by the SDK wiring). */
+export function startHealth(runtime: HealthRuntime): Health {
+  const { config } = runtime;
+  const health = createHealth(config);
+  health.writer.start();
+  setTaskHost({
+    defaultIntervalMs: config.heartbeatIntervalMs,
+    addTask: (task) => health.writer.addTask(task),
+    stopTask: (task, reason) => health.writer.stop(task, reason),
+  });
+  runtime.instrumentation.addObserver(healthObserver(health));
+  registerWorkerGauges(runtime.meter, health.view);
+  if (config.healthPort !== undefined) {
+    health.server = guard('health server', () => startHealthServer(config, health));
+  }
+  runtime.onShutdown(() =>
+    health.stop('stopped: the process is exiting (signal or end of program)'),
+  );
+  return health;
+}

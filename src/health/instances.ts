@@ -1,0 +1,176 @@
+// The local state behind one registry entry: a BullMQ Worker object or a
+// watch()ed loop. Per-job bookkeeping is in memory only (no Redis command per
+// job); the heartbeat writer turns it into registry fields once per beat.
+
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { JobLike, WorkerLike } from '../lifecycle.js';
+import { VERSION } from '../version.js';
+import { bullmqVersion } from './redis-access.js';
+import {
+  assess,
+  type InstanceFields,
+  type WrittenFields,
+  type WrittenStatus,
+} from './registry-keys.js';
+
+const HOST = hostname();
+
+/** Settings every instance reports with its fields. */
+export interface InstanceSettings {
+  intervalMs: number;
+  stuckJobMs: number;
+}
+
+export abstract class Instance {
+  stopped = false;
+  stopReason = '';
+  /** Redis time of the last successful write (0 = never written). */
+  lastWrittenAt = 0;
+  startedWrittenAt = 0;
+  /** Local monotonic time at which this instance stopped (for local retention). */
+  stoppedAtLocal = 0;
+  /** Set by the writer when the event loop was blocked recently. */
+  blockNote = '';
+  lastBlockMs = 0;
+
+  abstract readonly id: string;
+  abstract readonly kind: 'worker' | 'task';
+  abstract readonly name: string;
+  abstract readonly queue: string;
+
+  protected abstract progress(now: number): Partial<WrittenFields>;
+
+  stop(reason: string): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stopReason = reason;
+    this.stoppedAtLocal = performance.now();
+  }
+
+  /** The fields to write now, with the status decided by the shared liveness rule. */
+  fields(settings: InstanceSettings): WrittenFields {
+    const now = performance.now();
+    const base: WrittenFields = {
+      id: this.id,
+      kind: this.kind,
+      name: this.name,
+      queue: this.queue,
+      host: HOST,
+      pid: process.pid,
+      status: this.stopped ? 'stopped' : 'running',
+      reason: this.stopped ? this.stopReason : this.blockNote,
+      intervalMs: settings.intervalMs,
+      stuckJobMs: settings.stuckJobMs,
+      processed: 0,
+      failed: 0,
+      stalled: 0,
+      active: 0,
+      oldestActiveMs: 0,
+      sinceTaskBeatMs: 0,
+      taskIntervalMs: 0,
+      longestBlockMs: this.lastBlockMs,
+      jobwatchVersion: VERSION,
+      bullmqVersion: '',
+      ...this.progress(now),
+    };
+    if (!this.stopped) {
+      // Judged as a reader would judge it right after this beat (no silence).
+      const verdict = assess({ ...base, startedAt: 0, lastBeat: 0, stoppedAt: 0 }, 0);
+      if (verdict.state === 'hung') {
+        base.status = 'hung' satisfies WrittenStatus;
+        base.reason = verdict.reason;
+      }
+    }
+    return base;
+  }
+
+  /** This process's own view of the instance, as a registry reader would decode it. */
+  snapshot(settings: InstanceSettings): InstanceFields {
+    return {
+      ...this.fields(settings),
+      startedAt: this.startedWrittenAt,
+      lastBeat: this.lastWrittenAt,
+      stoppedAt: 0,
+    };
+  }
+}
+
+export class WorkerInstance extends Instance {
+  readonly kind = 'worker';
+  readonly id: string;
+  readonly name: string;
+  readonly queue: string;
+  readonly prefix: string;
+  readonly bullmqVersion: string;
+  processed = 0;
+  failed = 0;
+  stalled = 0;
+  /** Active attempts and their local start (ms); keyed by the Job object BullMQ passes around. */
+  private readonly active = new Map<JobLike, number>();
+
+  constructor(readonly worker: WorkerLike) {
+    super();
+    this.id = worker.id;
+    this.queue = worker.name;
+    this.name = worker.opts.name || worker.name;
+    this.prefix = worker.opts.prefix ?? 'bull';
+    this.bullmqVersion = bullmqVersion(worker);
+  }
+
+  attemptStarted(job: JobLike, startedAt: number): void {
+    this.active.set(job, startedAt);
+  }
+
+  attemptEnded(job: JobLike, failed: boolean): void {
+    if (!this.active.delete(job)) return;
+    if (failed) this.failed++;
+    else this.processed++;
+  }
+
+  override stop(reason: string): void {
+    super.stop(reason);
+    this.active.clear();
+  }
+
+  protected progress(): Partial<WrittenFields> {
+    // Job starts are Date.now() of this same process, so the difference is a
+    // true duration whatever this host's clock says.
+    const now = Date.now();
+    let oldest = 0;
+    for (const startedAt of this.active.values()) oldest = Math.max(oldest, now - startedAt);
+    return {
+      processed: this.processed,
+      failed: this.failed,
+      stalled: this.stalled,
+      active: this.active.size,
+      oldestActiveMs: oldest,
+      bullmqVersion: this.bullmqVersion,
+    };
+  }
+}
+
+export class TaskInstance extends Instance {
+  readonly kind = 'task';
+  readonly id = `task-${randomUUID()}`;
+  readonly queue = '';
+  private lastBeatLocal = performance.now();
+
+  constructor(
+    readonly name: string,
+    readonly taskIntervalMs: number,
+  ) {
+    super();
+  }
+
+  beat(): void {
+    this.lastBeatLocal = performance.now();
+  }
+
+  protected progress(now: number): Partial<WrittenFields> {
+    return {
+      sinceTaskBeatMs: Math.round(now - this.lastBeatLocal),
+      taskIntervalMs: this.taskIntervalMs,
+    };
+  }
+}
