@@ -1,0 +1,311 @@
+// The worker side. Every processing attempt gets a `process <queue>` CONSUMER
+// span (Worker.processJob covers the processor and the move to completed or
+// failed). The user's processor runs with that span active and tracing on
+// (Worker.callProcessJob), while BullMQ's own Redis work around it runs
+// suppressed. Worker.handleFailed tells us what the processor threw; whether
+// BullMQ retries is read afterwards from the job (finishedOn is set only when
+// the failure was final), so no Redis command is ever added.
+//
+// Retries and stalls on the trace: each attempt is its own `process` span in
+// the same trace (the job's metadata still names the producer), with
+// bullmq.job.attempt (1, 2, …) and bullmq.job.attempts_started. A job that
+// stalled (its worker died or hung) shows attempts_started greater than
+// attempt on the span of the attempt that recovered it; the stalled attempt's
+// own span is lost with its process, or, when the process lives on, ends
+// normally when its processor returns.
+
+import {
+  type Context,
+  context,
+  isSpanContextValid,
+  type Link,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  trace,
+} from '@opentelemetry/api';
+import type { AttemptOutcome, JobLike, WorkerLike } from '../lifecycle.js';
+import { guard, warnRateLimited } from '../log.js';
+import { errorType, processAttributes, spanName } from './attributes.js';
+import { type Host, hasNativeTelemetry, internalContext } from './host.js';
+import { contextFromMetadata } from './propagation.js';
+import {
+  BULLMQ_JOB_ATTEMPT,
+  BULLMQ_JOB_ATTEMPTS_STARTED,
+  BULLMQ_JOB_DELAY,
+  BULLMQ_JOB_NAME,
+  BULLMQ_JOB_OUTCOME,
+  BULLMQ_JOB_PARENT_ID,
+  BULLMQ_JOB_WILL_RETRY,
+  MESSAGING_MESSAGE_ID,
+  OP_PROCESS,
+} from './semconv.js';
+import { recordFailure } from './spans.js';
+import type { ProcessParent } from './types.js';
+
+/** A BullMQ 5/6 Job as the worker wrappers read it. */
+export interface WorkerJob extends JobLike {
+  parent?: { id?: string };
+  [ATTEMPT]?: Attempt | undefined;
+}
+
+export interface WorkerInstance extends WorkerLike {
+  running?: boolean;
+  closing?: Promise<void> | undefined;
+}
+
+const ATTEMPT = Symbol('jobwatch.attempt');
+const STATE = Symbol('jobwatch.worker');
+const NO_ERROR = Symbol('none');
+const COMPLETED: AttemptOutcome = Object.freeze({ status: 'completed' });
+
+/** Built once per Worker. */
+interface WorkerState {
+  native: boolean;
+  spanName: string;
+  attributes: ReturnType<typeof processAttributes>;
+  /** Whether queueUsed and the event listeners were set up. */
+  announced: boolean;
+}
+
+function workerState(worker: WorkerInstance): WorkerState {
+  const known = (worker as { [STATE]?: WorkerState })[STATE];
+  if (known) return known;
+  const workerName = worker.opts?.name || worker.name;
+  const state: WorkerState = {
+    native: hasNativeTelemetry(worker),
+    spanName: spanName(OP_PROCESS, worker.name),
+    attributes: processAttributes(worker.name, worker.id, workerName),
+    announced: false,
+  };
+  (worker as { [STATE]?: WorkerState })[STATE] = state;
+  return state;
+}
+
+/** One processing attempt of one job; hangs off the Job object BullMQ made for it. */
+class Attempt {
+  span: Span | undefined = undefined;
+  /** Where the user's processor runs: the process span active, tracing on. */
+  processorContext: Context | undefined = undefined;
+  /** Where BullMQ's own work for the job runs. */
+  internalContext: Context | undefined = undefined;
+  /** What the processor threw, as handed to Worker.handleFailed. */
+  error: unknown = NO_ERROR;
+
+  constructor(
+    readonly startedAt: number,
+    readonly finishedOnBefore: number | undefined,
+  ) {}
+}
+
+/**
+ * Which trace a `process` span joins. Jobs that a scheduler or BullMQ 5's
+ * legacy `repeat` creates again and again all carry the metadata of the one
+ * call that scheduled them: as children they would pile up in one trace that
+ * never ends, so by default they start their own trace and link to it.
+ * One-off jobs (and retries, flows, bulk jobs) stay children: one trace then
+ * runs from the request that enqueued the job through every attempt.
+ */
+export function linksToProducer(mode: ProcessParent, job: WorkerJob): boolean {
+  if (mode === 'parent') return false;
+  if (mode === 'link') return true;
+  return Boolean(job.repeatJobKey || job.opts?.repeatJobKey || job.opts?.repeat);
+}
+
+function startAttempt(host: Host, worker: WorkerInstance, job: WorkerJob): Attempt {
+  const state = workerState(worker);
+  const attempt = new Attempt(Date.now(), job.finishedOn);
+  job[ATTEMPT] = attempt;
+  host.observers.attemptStarted(worker, job, attempt.startedAt);
+  if (state.native) return attempt;
+
+  const producer = producerContext(job, worker.name);
+  const producerSpan = producer && trace.getSpanContext(producer);
+  const valid = producerSpan !== undefined && isSpanContextValid(producerSpan);
+  const link = valid && linksToProducer(host.processParent, job);
+  const base = producer ?? ROOT_CONTEXT;
+  const links: Link[] | undefined = link ? [{ context: producerSpan! }] : undefined;
+  const span = host.tracer.startSpan(
+    state.spanName,
+    { kind: SpanKind.CONSUMER, attributes: state.attributes, links, root: !valid || link },
+    base,
+  );
+  if (span.isRecording()) setJobAttributes(span, job);
+  attempt.span = span;
+  attempt.processorContext = trace.setSpan(base, span);
+  attempt.internalContext = internalContext(host, attempt.processorContext);
+  return attempt;
+}
+
+/** The producer's context (and baggage) from the job's metadata; malformed metadata means none. */
+function producerContext(job: WorkerJob, queueName: string): Context | undefined {
+  const metadata = job.opts?.telemetry?.metadata;
+  if (metadata === undefined) return undefined;
+  try {
+    const ctx = contextFromMetadata(metadata);
+    if (ctx === undefined) warnBadMetadata(queueName);
+    return ctx;
+  } catch {
+    warnBadMetadata(queueName);
+    return undefined;
+  }
+}
+
+function warnBadMetadata(queueName: string): void {
+  warnRateLimited(
+    'bad-metadata',
+    `ignored unreadable trace metadata on a job in queue ${queueName}; it is processed as a new trace`,
+  );
+}
+
+function setJobAttributes(span: Span, job: WorkerJob): void {
+  if (job.id !== undefined) span.setAttribute(MESSAGING_MESSAGE_ID, String(job.id));
+  span.setAttribute(BULLMQ_JOB_NAME, job.name);
+  span.setAttribute(BULLMQ_JOB_ATTEMPT, (job.attemptsMade || 0) + 1);
+  if (typeof job.attemptsStarted === 'number')
+    span.setAttribute(BULLMQ_JOB_ATTEMPTS_STARTED, job.attemptsStarted);
+  const delay = job.opts?.delay;
+  if (typeof delay === 'number' && delay > 0) span.setAttribute(BULLMQ_JOB_DELAY, delay);
+  const parentId = job.parent?.id;
+  if (parentId !== undefined) span.setAttribute(BULLMQ_JOB_PARENT_ID, String(parentId));
+}
+
+/**
+ * Errors a processor throws to move its job on purpose (job.moveToDelayed,
+ * moveToWaitingChildren, manual rate limiting): BullMQ runs the job again later.
+ * They end the attempt as 'deferred' on the span, without an error status,
+ * and as a retry for the observers.
+ */
+const DEFERRAL_ERRORS = new Set(['DelayedError', 'WaitingError', 'WaitingChildrenError']);
+const RATE_LIMIT_ERROR = 'bullmq:rateLimitExceeded';
+
+function isDeferral(err: unknown): boolean {
+  const e = err as { name?: unknown; message?: unknown } | null | undefined;
+  return e != null && (DEFERRAL_ERRORS.has(e.name as string) || e.message === RATE_LIMIT_ERROR);
+}
+
+function endAttempt(
+  host: Host,
+  worker: WorkerInstance,
+  job: WorkerJob,
+  attempt: Attempt,
+  thrown: unknown,
+): void {
+  job[ATTEMPT] = undefined;
+  const durationMs = Date.now() - attempt.startedAt;
+  const outcome = outcomeOf(job, attempt, thrown);
+  const span = attempt.span;
+  if (span !== undefined) {
+    if (outcome === COMPLETED) {
+      span.setAttribute(BULLMQ_JOB_OUTCOME, 'completed');
+    } else if (isDeferral(attempt.error)) {
+      span.setAttribute(BULLMQ_JOB_OUTCOME, 'deferred');
+    } else {
+      span.setAttribute(BULLMQ_JOB_OUTCOME, outcome.status);
+      span.setAttribute(BULLMQ_JOB_WILL_RETRY, outcome.status === 'retry');
+      recordFailure(span, attempt.error === NO_ERROR ? thrown : attempt.error);
+    }
+    span.end();
+  }
+  host.observers.attemptEnded(worker, job, outcome, durationMs);
+}
+
+/**
+ * completed: the processor returned. failed: it threw and BullMQ moved the
+ * job to failed (finishedOn newly set). retry: it threw and the job goes back
+ * to wait or delayed, or BullMQ could not record the outcome (the job then
+ * stalls and is retried).
+ */
+function outcomeOf(job: WorkerJob, attempt: Attempt, thrown: unknown): AttemptOutcome {
+  const err = attempt.error !== NO_ERROR ? attempt.error : thrown;
+  if (err === NO_ERROR) return COMPLETED;
+  const final =
+    attempt.error !== NO_ERROR &&
+    !isDeferral(err) &&
+    typeof job.finishedOn === 'number' &&
+    job.finishedOn !== attempt.finishedOnBefore;
+  return { status: final ? 'failed' : 'retry', errorType: errorType(err) };
+}
+
+type ProcessJob = (
+  this: WorkerInstance,
+  job: WorkerJob,
+  token: string,
+  fetchNext?: () => boolean,
+) => Promise<unknown>;
+
+export function wrapProcessJob(host: Host) {
+  return (original: ProcessJob) =>
+    async function processJob(
+      this: WorkerInstance,
+      job: WorkerJob,
+      token: string,
+      fetchNext?: () => boolean,
+    ) {
+      const attempt = guard('worker.process.start', () => startAttempt(host, this, job));
+      if (attempt === undefined) return original.call(this, job, token, fetchNext);
+      let thrown: unknown = NO_ERROR;
+      try {
+        return await (attempt.internalContext
+          ? context.with(attempt.internalContext, original, this, job, token, fetchNext)
+          : original.call(this, job, token, fetchNext));
+      } catch (err) {
+        thrown = err;
+        throw err;
+      } finally {
+        guard('worker.process.end', () => endAttempt(host, this, job, attempt, thrown));
+      }
+    };
+}
+
+type CallProcessJob = (this: unknown, job: WorkerJob, token: string, signal?: unknown) => unknown;
+
+/** Runs the user's processor inside the process span, with tracing on. */
+export function wrapCallProcessJob() {
+  return (original: CallProcessJob) =>
+    function callProcessJob(this: unknown, job: WorkerJob, token: string, signal?: unknown) {
+      const ctx = job?.[ATTEMPT]?.processorContext;
+      if (ctx === undefined) return original.call(this, job, token, signal);
+      return context.with(ctx, original, this, job, token, signal);
+    };
+}
+
+type HandleFailed = (this: unknown, err: unknown, job: WorkerJob, ...rest: unknown[]) => unknown;
+
+/** Remembers what the processor threw; BullMQ then decides retry or final as always. */
+export function wrapHandleFailed() {
+  return (original: HandleFailed) =>
+    function handleFailed(this: unknown, err: unknown, job: WorkerJob, ...rest: unknown[]) {
+      const attempt = job?.[ATTEMPT];
+      if (attempt !== undefined) attempt.error = err;
+      return original.call(this, err, job, ...rest);
+    };
+}
+
+/**
+ * Worker.run: the worker's main loop (fetching jobs, renewing locks, checking
+ * for stalls) runs suppressed. The first run announces the worker to the
+ * observers and subscribes to its close and stall events.
+ */
+export function wrapRun(host: Host) {
+  return (original: (this: WorkerInstance) => Promise<void>) =>
+    function run(this: WorkerInstance) {
+      const state = guard('worker.run', () => {
+        const s = workerState(this);
+        if (!this.running && !this.closing) announce(host, this, s);
+        return s;
+      });
+      if (state === undefined || state.native || host.traceRedis) return original.call(this);
+      return context.with(internalContext(host, context.active()), original, this);
+    };
+}
+
+function announce(host: Host, worker: WorkerInstance, state: WorkerState): void {
+  if (!state.announced) {
+    state.announced = true;
+    host.observers.queueUsed(worker, 'worker');
+    worker.on('closed', () => host.observers.workerClosed(worker));
+    worker.on('stalled', (jobId: string) => host.observers.jobStalled(worker, jobId));
+  }
+  host.observers.workerStarted(worker);
+}

@@ -1,0 +1,165 @@
+// BullMQInstrumentation: OpenTelemetry tracing for BullMQ 5 and 6, in the
+// style of the opentelemetry-js-contrib instrumentations. It patches the
+// prototypes of the classes the `bullmq` module exports (so CommonJS through
+// require-in-the-middle and ESM through import-in-the-middle both work) and
+// unpatches them on disable. What it patches, and why there:
+//
+//   Queue.add / addBulk / upsertJobScheduler   send (+ create) spans, trace metadata
+//   FlowProducer.add / addBulk                 send + create spans for flows
+//   Worker.processJob                          one process span per attempt
+//   Worker.callProcessJob                      the processor runs inside that span
+//   Worker.handleFailed                        what the processor threw
+//   Worker.run, QueueEvents.run                BullMQ's loops run with tracing suppressed
+//   QueueBase.createBackend (6) / createScripts (5), RedisConnection.init
+//                                              connection setup suppressed; queues announced
+//
+// BullMQ 6's Job.create goes through backend.addJob, so nothing here hooks
+// Job.addJob (instrumentations that do see nothing on 6). On BullMQ 5, legacy
+// `repeat` jobs are added through Queue.add and covered there.
+
+import { context } from '@opentelemetry/api';
+import {
+  InstrumentationBase,
+  InstrumentationNodeModuleDefinition,
+  isWrapped,
+} from '@opentelemetry/instrumentation';
+import type { LifecycleObserver } from '../lifecycle.js';
+import { guard } from '../log.js';
+import { VERSION } from '../version.js';
+import { wrapCallProcessJob, wrapHandleFailed, wrapProcessJob, wrapRun } from './consumer.js';
+import { wrapFlowAdd, wrapFlowAddBulk } from './flows.js';
+import { type Host, internalContext } from './host.js';
+import { Observers } from './observers.js';
+import { wrapAdd, wrapAddBulk, wrapUpsertJobScheduler } from './producer.js';
+import type { BullMQInstrumentationConfig, ProcessParent } from './types.js';
+
+type Method = (this: any, ...args: any[]) => any;
+type Prototype = Record<string, Method>;
+type Wrapper = (original: any) => Method;
+
+interface BullMQExports {
+  Queue?: { prototype: Prototype };
+  QueueBase?: { prototype: Prototype };
+  QueueEvents?: { prototype: Prototype };
+  Worker?: { prototype: Prototype };
+  FlowProducer?: { prototype: Prototype };
+  RedisConnection?: { prototype: Prototype };
+}
+
+const ANNOUNCED = Symbol('jobwatch.announced');
+
+export class BullMQInstrumentation
+  extends InstrumentationBase<BullMQInstrumentationConfig>
+  implements Host
+{
+  readonly observers = new Observers();
+
+  constructor(config: BullMQInstrumentationConfig = {}) {
+    super('jobwatch-bullmq', VERSION, config);
+  }
+
+  /** Metrics and health observe jobs through these hooks (see src/lifecycle.ts). */
+  addObserver(observer: LifecycleObserver): void {
+    this.observers.add(observer);
+  }
+
+  removeObserver(observer: LifecycleObserver): void {
+    this.observers.remove(observer);
+  }
+
+  override get tracer() {
+    return super.tracer;
+  }
+
+  get processParent(): ProcessParent {
+    return this._config.processParent ?? 'auto';
+  }
+
+  get traceRedis(): boolean {
+    return this._config.traceRedis === true;
+  }
+
+  protected init() {
+    return new InstrumentationNodeModuleDefinition(
+      'bullmq',
+      ['>=5.0.0 <7'],
+      (exports: BullMQExports) => {
+        guard('instrumentation.patch', () => this.patch(exports));
+        return exports;
+      },
+      (exports: BullMQExports) => {
+        guard('instrumentation.unpatch', () => this.unpatch(exports));
+        return exports;
+      },
+    );
+  }
+
+  private patchList(exports: BullMQExports): [Prototype | undefined, string, Wrapper][] {
+    const queue = exports.Queue?.prototype;
+    const worker = exports.Worker?.prototype;
+    const flow = exports.FlowProducer?.prototype;
+    const base = exports.QueueBase?.prototype;
+    return [
+      [queue, 'add', wrapAdd(this)],
+      [queue, 'addBulk', wrapAddBulk(this)],
+      [queue, 'upsertJobScheduler', wrapUpsertJobScheduler(this)],
+      [flow, 'add', wrapFlowAdd(this)],
+      [flow, 'addBulk', wrapFlowAddBulk(this)],
+      [worker, 'processJob', wrapProcessJob(this)],
+      [worker, 'callProcessJob', wrapCallProcessJob()],
+      [worker, 'handleFailed', wrapHandleFailed()],
+      [worker, 'run', wrapRun(this)],
+      [exports.QueueEvents?.prototype, 'run', this.wrapSuppressed()],
+      [exports.RedisConnection?.prototype, 'init', this.wrapSuppressed()],
+      // BullMQ 6 creates the connection here; BullMQ 5 only its scripts (announcing is what counts there).
+      [base, 'createBackend', this.wrapConstruction(exports)],
+      [base, 'createScripts', this.wrapConstruction(exports)],
+    ];
+  }
+
+  private patch(exports: BullMQExports): void {
+    for (const [proto, method, wrapper] of this.patchList(exports)) {
+      if (proto === undefined || typeof proto[method] !== 'function') continue;
+      if (isWrapped(proto[method])) this._unwrap(proto, method);
+      this._wrap(proto, method, wrapper);
+    }
+  }
+
+  private unpatch(exports: BullMQExports): void {
+    for (const [proto, method] of this.patchList(exports)) {
+      if (proto !== undefined && isWrapped(proto[method])) this._unwrap(proto, method);
+    }
+  }
+
+  /** Runs BullMQ's own background work with tracing suppressed (unless traceRedis). */
+  private wrapSuppressed(): Wrapper {
+    const host = this;
+    return (original: Method) =>
+      function suppressed(this: unknown, ...args: unknown[]) {
+        if (host.traceRedis) return original.apply(this, args);
+        return context.with(internalContext(host, context.active()), original, this, ...args);
+      };
+  }
+
+  /**
+   * A Queue announces itself to the observers when it is constructed. The call
+   * is deferred to a microtask so that the constructor has finished (the
+   * observers see a complete instance).
+   */
+  private wrapConstruction(exports: BullMQExports): Wrapper {
+    const host = this;
+    const suppressed = this.wrapSuppressed();
+    return (original: Method) => {
+      const inner = suppressed(original);
+      return function construct(this: Record<symbol, unknown>, ...args: unknown[]) {
+        const result = inner.apply(this, args);
+        const queueClass = exports.Queue as unknown as (new () => unknown) | undefined;
+        if (queueClass && this instanceof queueClass && !this[ANNOUNCED]) {
+          this[ANNOUNCED] = true;
+          queueMicrotask(() => host.observers.queueUsed(this as never, 'queue'));
+        }
+        return result;
+      };
+    };
+  }
+}

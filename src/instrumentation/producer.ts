@@ -1,0 +1,293 @@
+// The producer side: Queue.add, Queue.addBulk and Queue.upsertJobScheduler.
+// Each call gets a `send <queue>` PRODUCER span; a bulk gets one `create
+// <queue>` PRODUCER span per job under its `send` span. The span's context is
+// written to the job's telemetry metadata (a copy of the caller's options),
+// and BullMQ's own Redis work runs suppressed inside it.
+
+import {
+  type Attributes,
+  type Context,
+  context,
+  type Span,
+  SpanKind,
+  trace,
+} from '@opentelemetry/api';
+import { guard } from '../log.js';
+import { operationAttributes, spanName } from './attributes.js';
+import { type Host, hasNativeTelemetry, internalContext } from './host.js';
+import { withContext } from './propagation.js';
+import {
+  BULLMQ_JOB_DELAY,
+  BULLMQ_JOB_NAME,
+  BULLMQ_JOB_SCHEDULER_ID,
+  MESSAGING_BATCH_MESSAGE_COUNT,
+  OP_CREATE,
+  OP_SEND,
+} from './semconv.js';
+import { endFailed, endSent } from './spans.js';
+
+/** A BullMQ 5/6 Queue, as far as the producer wrappers read it. */
+export interface QueueInstance {
+  name: string;
+  token?: unknown;
+  opts?: { telemetry?: unknown; [key: string]: unknown };
+}
+
+interface JobsOptions {
+  delay?: unknown;
+  telemetry?: unknown;
+  [key: string]: unknown;
+}
+
+interface BulkJob {
+  name: string;
+  data?: unknown;
+  opts?: JobsOptions;
+}
+
+interface AddedJob {
+  id?: string | undefined;
+}
+
+const STATE = Symbol('jobwatch.queue');
+
+/** Built once per Queue: span names and attribute sets reused by every call. */
+interface QueueState {
+  native: boolean;
+  sendName: string;
+  createName: string;
+  sendAttributes: Attributes;
+  createAttributes: Attributes;
+}
+
+function queueState(queue: QueueInstance): QueueState {
+  const known = (queue as { [STATE]?: QueueState })[STATE];
+  if (known) return known;
+  const state: QueueState = {
+    native: hasNativeTelemetry(queue),
+    sendName: spanName(OP_SEND, queue.name),
+    createName: spanName(OP_CREATE, queue.name),
+    sendAttributes: operationAttributes(OP_SEND, queue.name, queue.token),
+    createAttributes: operationAttributes(OP_CREATE, queue.name, queue.token),
+  };
+  (queue as { [STATE]?: QueueState })[STATE] = state;
+  return state;
+}
+
+/** One producer operation in flight: its span (if any) and the context BullMQ runs in. */
+export interface Send {
+  span: Span | undefined;
+  runContext: Context | undefined;
+  /** A batch's per-job `create` spans. */
+  creates?: Span[];
+}
+
+const NATIVE_SEND: Send = { span: undefined, runContext: undefined };
+
+export function startSpan(
+  host: Host,
+  name: string,
+  attributes: Attributes,
+  parent: Context,
+  jobName: string | undefined,
+  opts: JobsOptions | undefined,
+): Span {
+  const span = host.tracer.startSpan(name, { kind: SpanKind.PRODUCER, attributes }, parent);
+  if (span.isRecording()) {
+    if (typeof jobName === 'string') span.setAttribute(BULLMQ_JOB_NAME, jobName);
+    const delay = opts?.delay;
+    if (typeof delay === 'number' && delay > 0) span.setAttribute(BULLMQ_JOB_DELAY, delay);
+  }
+  return span;
+}
+
+/**
+ * Runs `original` with `args`, around `start` and `end`, so that a failure
+ * in jobwatch's own part never changes what BullMQ does: the job is added
+ * exactly once, with the caller's arguments if ours could not be made.
+ */
+export async function aroundSend<S extends Send, A extends unknown[], R>(
+  key: string,
+  self: unknown,
+  original: (...args: A) => Promise<R>,
+  args: A,
+  start: () => [S, A],
+  end: (send: S, result: R) => void,
+): Promise<R> {
+  const started = guard(`${key}.start`, start);
+  if (started === undefined) return original.apply(self, args);
+  const [send, sendArgs] = started;
+  let result: R;
+  try {
+    result = await (send.runContext
+      ? context.with(send.runContext, original, self, ...sendArgs)
+      : original.apply(self, sendArgs));
+  } catch (err) {
+    guard(`${key}.end`, () => {
+      for (const create of send.creates ?? []) endFailed(create, err);
+      endFailed(send.span, err);
+    });
+    throw err;
+  }
+  guard(`${key}.end`, () => end(send, result));
+  return result;
+}
+
+export function wrapAdd(host: Host) {
+  return (original: (...args: unknown[]) => Promise<unknown>) =>
+    function add(this: QueueInstance, name: string, data: unknown, opts?: JobsOptions) {
+      return aroundSend(
+        'queue.add',
+        this,
+        original,
+        [name, data, opts],
+        () => {
+          const state = queueState(this);
+          if (state.native) return [NATIVE_SEND, [name, data, opts]];
+          const span = startSpan(
+            host,
+            state.sendName,
+            state.sendAttributes,
+            context.active(),
+            name,
+            opts,
+          );
+          const ctx = trace.setSpan(context.active(), span);
+          return [
+            { span, runContext: internalContext(host, ctx) },
+            [name, data, withContext(opts, ctx)],
+          ];
+        },
+        (send, job) => {
+          endSent(send.span, job as AddedJob | undefined);
+          host.observers.jobsSent(this.name, name, 1);
+        },
+      );
+    };
+}
+
+export function wrapAddBulk(host: Host) {
+  return (original: (...args: unknown[]) => Promise<unknown>) =>
+    function addBulk(this: QueueInstance, jobs: BulkJob[]) {
+      return aroundSend(
+        'queue.addBulk',
+        this,
+        original,
+        [jobs],
+        (): [Send, [BulkJob[]]] => {
+          const state = queueState(this);
+          if (state.native || !Array.isArray(jobs))
+            return [{ ...NATIVE_SEND, creates: [] }, [jobs]];
+          const active = context.active();
+          const span = startSpan(
+            host,
+            state.sendName,
+            state.sendAttributes,
+            active,
+            undefined,
+            undefined,
+          );
+          span.setAttribute(MESSAGING_BATCH_MESSAGE_COUNT, jobs.length);
+          const ctx = trace.setSpan(active, span);
+          const creates: Span[] = [];
+          const copies = jobs.map((job) => {
+            if (job === null || typeof job !== 'object') return job;
+            const create = startSpan(
+              host,
+              state.createName,
+              state.createAttributes,
+              ctx,
+              job.name,
+              job.opts,
+            );
+            creates.push(create);
+            return { ...job, opts: withContext(job.opts, trace.setSpan(ctx, create)) };
+          });
+          return [{ span, runContext: internalContext(host, ctx), creates }, [copies]];
+        },
+        (send, added) => {
+          const results = Array.isArray(added) ? (added as AddedJob[]) : [];
+          send.creates?.forEach((create, i) => {
+            endSent(create, results[i]);
+          });
+          send.span?.end();
+          countSent(host, this.name, jobs);
+        },
+      );
+    };
+}
+
+/** How many jobs of each name went to each queue in one batch: one jobsSent call per pair. */
+export class SentCounts {
+  private readonly counts = new Map<string, Map<string, number>>();
+
+  add(queue: string, name: string): void {
+    let names = this.counts.get(queue);
+    if (names === undefined) {
+      names = new Map();
+      this.counts.set(queue, names);
+    }
+    names.set(name, (names.get(name) ?? 0) + 1);
+  }
+
+  report(host: Host): void {
+    for (const [queue, names] of this.counts)
+      for (const [name, count] of names) host.observers.jobsSent(queue, name, count);
+  }
+}
+
+function countSent(host: Host, queueName: string, jobs: BulkJob[]): void {
+  const counts = new SentCounts();
+  for (const job of jobs) counts.add(queueName, job?.name);
+  counts.report(host);
+}
+
+interface JobTemplate {
+  name?: string;
+  data?: unknown;
+  opts?: JobsOptions;
+}
+
+/**
+ * A scheduler is a send whose jobs are created later, again and again, by
+ * BullMQ itself; every one of them carries this span's context, and (with
+ * processParent 'auto') each run starts its own trace linked to it.
+ */
+export function wrapUpsertJobScheduler(host: Host) {
+  return (original: (...args: unknown[]) => Promise<unknown>) =>
+    function upsertJobScheduler(
+      this: QueueInstance,
+      schedulerId: string,
+      repeatOpts: unknown,
+      template?: JobTemplate,
+    ) {
+      return aroundSend(
+        'queue.upsertJobScheduler',
+        this,
+        original,
+        [schedulerId, repeatOpts, template],
+        () => {
+          const state = queueState(this);
+          if (state.native) return [NATIVE_SEND, [schedulerId, repeatOpts, template]];
+          const active = context.active();
+          const jobName = template?.name ?? schedulerId;
+          const span = startSpan(
+            host,
+            state.sendName,
+            state.sendAttributes,
+            active,
+            jobName,
+            undefined,
+          );
+          span.setAttribute(BULLMQ_JOB_SCHEDULER_ID, String(schedulerId));
+          const ctx = trace.setSpan(active, span);
+          const copy = { ...template, opts: withContext(template?.opts ?? {}, ctx) };
+          return [
+            { span, runContext: internalContext(host, ctx) },
+            [schedulerId, repeatOpts, copy],
+          ];
+        },
+        (send, job) => endSent(send.span, job as AddedJob | undefined),
+      );
+    };
+}
