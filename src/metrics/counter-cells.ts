@@ -13,8 +13,10 @@ export interface CounterCell {
 export class CellCounter {
   private readonly cells: CounterCell[] = [];
 
-  constructor(meter: Meter, name: string, options: MetricOptions) {
-    meter.createObservableCounter(name, options).addCallback((result) => {
+  /** `settle`: work that may still add to the cells in this collection (awaited first). */
+  constructor(meter: Meter, name: string, options: MetricOptions, settle?: () => Promise<void>) {
+    meter.createObservableCounter(name, options).addCallback(async (result) => {
+      if (settle) await settle();
       for (const cell of this.cells) result.observe(cell.value, cell.attributes);
     });
   }

@@ -7,7 +7,12 @@ describe('prometheusName (the Collector default translation)', () => {
   it.each([
     // jobwatch's own contract
     ['messaging.process.duration', 's', 'histogram', 'messaging_process_duration_seconds'],
-    ['messaging.client.sent.messages', '{message}', 'counter', 'messaging_client_sent_messages_total'],
+    [
+      'messaging.client.sent.messages',
+      '{message}',
+      'counter',
+      'messaging_client_sent_messages_total',
+    ],
     ['bullmq.queue.jobs', '{job}', 'gauge', 'bullmq_queue_jobs'],
     ['worker.status', '{status}', 'gauge', 'worker_status'],
     [
