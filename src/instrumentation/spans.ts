@@ -14,8 +14,14 @@ export function endSent(span: Span | undefined, job: { id?: unknown } | undefine
 
 /** Marks the span failed with `err` (error.type, the exception, status ERROR). */
 export function recordFailure(span: Span, err: unknown): void {
-  span.setAttribute(ERROR_TYPE, errorType(err));
-  span.recordException(err instanceof Error ? err : describeThrown(err));
+  const type = errorType(err);
+  span.setAttribute(ERROR_TYPE, type);
+  // exception.type names the class as error.type does (a subclass that sets no name still says 'Error')
+  span.recordException(
+    err instanceof Error
+      ? { name: type, message: err.message, stack: err.stack }
+      : { name: type, message: describeThrown(err) },
+  );
   span.setStatus({ code: SpanStatusCode.ERROR });
 }
 

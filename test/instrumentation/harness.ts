@@ -58,6 +58,9 @@ export async function startHarness(options: HarnessOptions = {}) {
   instrumentations.push(instrumentation);
   for (const i of instrumentations) i.setTracerProvider(provider);
   const bullmq = require(BULLMQ_PATH) as BullMQ;
+  const { version } = require(`${BULLMQ_PATH}/package.json`) as { version: string };
+  if (!version.startsWith(`${BULLMQ_MAJOR}.`))
+    throw new Error(`expected BullMQ ${BULLMQ_MAJOR}, got ${version}`);
   const redis = await RedisServer.start();
   const closers: { close(): Promise<unknown> }[] = [];
   let queueCount = 0;
