@@ -2,12 +2,14 @@
 // when the app already started one, only jobwatch's parts joined to it.
 
 import { type Meter, metrics, trace } from '@opentelemetry/api';
+import { setGlobalErrorHandler } from '@opentelemetry/core';
 import { type Instrumentation, registerInstrumentations } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { JobwatchConfig } from './config.js';
 import { startHealth } from './health/index.js';
 import { BullMQInstrumentation } from './instrumentation/instrumentation.js';
+import { describeError, warnRateLimited } from './log.js';
 import { createMetricReaders, startMetrics } from './metrics/index.js';
 import { Shutdown } from './shutdown.js';
 import { VERSION } from './version.js';
@@ -76,7 +78,27 @@ function startOwnSdk(
   const sdk = new NodeSDK({
     instrumentations,
     metricReaders: createMetricReaders(config),
+    // jobwatch emits no logs; the SDK's default would open an OTLP log exporter anyway.
+    ...(process.env.OTEL_LOGS_EXPORTER ? {} : { logRecordProcessors: [] }),
   });
   sdk.start();
+  setGlobalErrorHandler(reportExportError);
   shutdown.addFinal(() => sdk.shutdown());
+}
+
+/**
+ * The SDK reports a failed export (collector down, 429, 500, timeout) through
+ * its global error handler, silently by default. Operators need to hear of it,
+ * but once, not once per batch: jobs keep running, and the batch processor's
+ * bounded queue drops spans rather than growing.
+ */
+function reportExportError(err: unknown): void {
+  const endpoint =
+    process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT ??
+    'http://localhost:4318';
+  warnRateLimited(
+    'export',
+    `cannot export telemetry to ${endpoint} (${describeError(err)}); jobs are unaffected, telemetry is dropped until it recovers`,
+  );
 }

@@ -57,6 +57,7 @@ export class RedisServer {
       lazyConnect: true,
       retryStrategy: () => null,
     });
+    probe.on('error', () => {}); // refused connections are expected until the server is up
     try {
       await waitFor(
         async () => {
