@@ -1,0 +1,158 @@
+// The Grafana dashboard and provisioning have the shape Grafana loads, and every
+// reference between them (datasource uids, paths, trace links) resolves.
+import { describe, expect, it } from 'vitest';
+import {
+  compose,
+  dashboard,
+  dashboardProviders,
+  datasources,
+  grafanaAlerts,
+  hostPathOf,
+} from './stack-files.js';
+
+const panels = dashboard.panels as any[];
+const variables = dashboard.templating.list as any[];
+const provisioned = new Map<string, string>(
+  datasources.datasources.map((d: any) => [d.uid, d.type]),
+);
+
+/** The uid a panel or target datasource reference resolves to, through a datasource variable. */
+function resolveUid(ref: { type: string; uid: string }): string | undefined {
+  const variable = /^\$\{?(\w+)\}?$/.exec(ref.uid)?.[1];
+  if (!variable) return ref.uid;
+  const v = variables.find((x) => x.name === variable && x.type === 'datasource');
+  return v?.query === ref.type ? v.current.value : undefined;
+}
+
+const titled = (title: string) => panels.find((p) => p.title === title);
+
+describe('grafana/dashboards/jobwatch.json', () => {
+  it('has a stable uid, a schemaVersion and the datasource, job and queue variables', () => {
+    expect(dashboard.uid).toBe('jobwatch-bullmq');
+    expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(36);
+    expect(variables.map((v) => v.name)).toEqual(
+      expect.arrayContaining(['datasource', 'job', 'queue']),
+    );
+    expect(variables.find((v) => v.name === 'datasource')).toMatchObject({
+      type: 'datasource',
+      query: 'prometheus',
+    });
+  });
+
+  it('gives every panel a unique id and a gridPos inside 24 columns, without overlaps', () => {
+    const ids = panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const cells = new Set<string>();
+    for (const p of panels) {
+      const { x, y, w, h } = p.gridPos;
+      expect([x, y, w, h].every(Number.isInteger), p.title).toBe(true);
+      expect(x + w, p.title).toBeLessThanOrEqual(24);
+      for (let i = x; i < x + w; i++)
+        for (let j = y; j < y + h; j++) {
+          expect(cells.has(`${i},${j}`), `${p.title} overlaps at ${i},${j}`).toBe(false);
+          cells.add(`${i},${j}`);
+        }
+    }
+  });
+
+  it('resolves every datasource reference to a provisioned uid of the right type', () => {
+    const refs = [
+      ...panels.flatMap((p) => [p.datasource, ...p.targets.map((t: any) => t.datasource)]),
+      ...variables.filter((v) => v.type === 'query').map((v) => v.datasource),
+    ];
+    for (const ref of refs) {
+      const uid = resolveUid(ref);
+      expect(uid && provisioned.get(uid), JSON.stringify(ref)).toBe(ref.type);
+    }
+  });
+
+  it('sets a unit on every graph and stat', () => {
+    for (const p of panels.filter((p) => ['timeseries', 'stat'].includes(p.type)))
+      expect(p.fieldConfig.defaults.unit, p.title).toBeTruthy();
+    expect(titled('Process duration p50 / p95 / p99').fieldConfig.defaults.unit).toBe('s');
+    expect(titled('Failure ratio').fieldConfig.defaults.unit).toBe('percentunit');
+  });
+
+  it('has the panels the issue lists', () => {
+    for (const title of [
+      'Worker status',
+      'Workers up now',
+      'Queue depth by state',
+      'Throughput',
+      'Failure ratio',
+      'Process duration p50 / p95 / p99',
+      'Wait time p95',
+      'Retries, failures and stalls',
+      'Oldest active job',
+    ])
+      expect(titled(title), title).toBeDefined();
+    expect(
+      titled('Process duration p50 / p95 / p99').targets.map(
+        (t: any) => /histogram_quantile\(([\d.]+)/.exec(t.expr)?.[1],
+      ),
+    ).toEqual(['0.5', '0.95', '0.99']);
+  });
+
+  it('shows worker status as a state timeline, RUNNING green and STOPPED red', () => {
+    const p = titled('Worker status');
+    expect(p.type).toBe('state-timeline');
+    const mapping = p.fieldConfig.defaults.mappings[0].options;
+    expect(mapping['1']).toMatchObject({ text: 'RUNNING', color: 'green' });
+    expect(mapping['0']).toMatchObject({ text: 'STOPPED', color: 'red' });
+  });
+
+  it('links the worker panels to traces in the provisioned trace datasource', () => {
+    for (const title of ['Worker status', 'Failure ratio', 'Oldest active job']) {
+      const links = titled(title).fieldConfig.defaults.links as { url: string }[];
+      expect(links?.length, title).toBeGreaterThan(0);
+      const left = decodeURIComponent(links[0]!.url.replace(/^\/explore\?left=/, ''));
+      expect(left).toContain('"datasource":"jaeger"');
+      expect(left).toContain(
+        'messaging.destination.name=${__field.labels.messaging_destination_name',
+      );
+    }
+    expect(provisioned.get('jaeger')).toBe('jaeger');
+  });
+});
+
+describe('grafana/provisioning', () => {
+  it('pins the datasource uids: Prometheus (default) and the trace backend', () => {
+    expect(datasources.datasources.find((d: any) => d.uid === 'prometheus')).toMatchObject({
+      type: 'prometheus',
+      isDefault: true,
+      url: 'http://prometheus:9090',
+    });
+    expect(datasources.datasources.find((d: any) => d.uid === 'jaeger')).toMatchObject({
+      type: 'jaeger',
+      url: 'http://jaeger:16686',
+    });
+    for (const d of datasources.datasources) {
+      const host = new URL(d.url).hostname;
+      expect(Object.keys(compose.services), d.name).toContain(host);
+    }
+  });
+
+  it('loads the dashboards from where compose mounts them', () => {
+    const [provider] = dashboardProviders.providers;
+    expect(provider.type).toBe('file');
+    expect(hostPathOf('grafana', provider.options.path)).toBe('grafana/dashboards');
+  });
+
+  it('has a Grafana-managed BackgroundWorkerDown that alerts on no data and on errors', () => {
+    const rule = grafanaAlerts.groups[0].rules[0];
+    expect(rule).toMatchObject({
+      title: 'BackgroundWorkerDown',
+      noDataState: 'Alerting',
+      execErrState: 'Alerting',
+      for: '1m',
+      labels: { severity: 'critical' },
+    });
+    expect(rule.annotations.runbook_url).toMatch(/docs\/runbook\.md#backgroundworkerdown$/);
+    const query = rule.data.find((d: any) => d.refId !== rule.condition);
+    expect(provisioned.get(query.datasourceUid)).toBe('prometheus');
+    const condition = rule.data.find((d: any) => d.refId === rule.condition);
+    expect(condition.datasourceUid).toBe('__expr__');
+    expect(condition.model).toMatchObject({ type: 'threshold', expression: query.refId });
+    expect(condition.model.conditions[0].evaluator).toEqual({ type: 'lt', params: [1] });
+  });
+});
