@@ -117,9 +117,13 @@ function startAttempt(host: Host, worker: WorkerInstance, job: WorkerJob): Attem
   const attempt = new Attempt(Date.now(), job.finishedOn);
   job[ATTEMPT] = attempt;
   host.observers.attemptStarted(worker, job, attempt.startedAt);
-  if (state.native) return attempt;
+  // without a span the attempt is still timed and reported, so attemptEnded always follows attemptStarted
+  if (!state.native) guard('worker.process.span', () => startSpan(host, state, job, attempt));
+  return attempt;
+}
 
-  const producer = producerContext(job, worker.name);
+function startSpan(host: Host, state: WorkerState, job: WorkerJob, attempt: Attempt): void {
+  const producer = producerContext(job, job.queueName);
   const producerSpan = producer && trace.getSpanContext(producer);
   const valid = producerSpan !== undefined && isSpanContextValid(producerSpan);
   const link = valid && linksToProducer(host.processParent, job);
@@ -134,7 +138,6 @@ function startAttempt(host: Host, worker: WorkerInstance, job: WorkerJob): Attem
   attempt.span = span;
   attempt.processorContext = trace.setSpan(base, span);
   attempt.internalContext = internalContext(host, attempt.processorContext);
-  return attempt;
 }
 
 /** The producer's context (and baggage) from the job's metadata; malformed metadata means none. */

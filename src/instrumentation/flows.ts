@@ -175,7 +175,7 @@ function endFlows(batch: FlowBatch, send: Send, flows: FlowNode[], added: JobNod
 export function wrapFlowAdd(host: Host) {
   return (original: (...args: unknown[]) => Promise<unknown>) =>
     function add(this: FlowProducerInstance, flow: FlowNode, opts?: unknown) {
-      let batch: FlowBatch;
+      let batch: FlowBatch | undefined;
       return aroundSend(
         'flow.add',
         this,
@@ -186,7 +186,7 @@ export function wrapFlowAdd(host: Host) {
           batch = started.batch;
           return [started.send, [started.flows[0], opts]];
         },
-        (send, tree) => endFlows(batch, send, [flow], [tree as JobNode]),
+        (send, tree) => batch && endFlows(batch, send, [flow], [tree as JobNode]),
       );
     };
 }
@@ -195,7 +195,7 @@ export function wrapFlowAddBulk(host: Host) {
   return (original: (...args: unknown[]) => Promise<unknown>) =>
     function addBulk(this: FlowProducerInstance, flows: FlowNode[]) {
       if (!Array.isArray(flows)) return original.call(this, flows);
-      let batch: FlowBatch;
+      let batch: FlowBatch | undefined;
       return aroundSend(
         'flow.addBulk',
         this,
@@ -206,7 +206,7 @@ export function wrapFlowAddBulk(host: Host) {
           batch = started.batch;
           return [started.send, [started.flows]];
         },
-        (send, trees) => endFlows(batch, send, flows, Array.isArray(trees) ? trees : []),
+        (send, trees) => batch && endFlows(batch, send, flows, Array.isArray(trees) ? trees : []),
       );
     };
 }

@@ -105,6 +105,7 @@ export function startSpan(
  * Runs `original` with `args`, around `start` and `end`, so that a failure
  * in jobwatch's own part never changes what BullMQ does: the job is added
  * exactly once, with the caller's arguments if ours could not be made.
+ * `end` must accept a send without span (native telemetry, or start failed).
  */
 export async function aroundSend<S extends Send, A extends unknown[], R>(
   key: string,
@@ -114,9 +115,8 @@ export async function aroundSend<S extends Send, A extends unknown[], R>(
   start: () => [S, A],
   end: (send: S, result: R) => void,
 ): Promise<R> {
-  const started = guard(`${key}.start`, start);
-  if (started === undefined) return original.apply(self, args);
-  const [send, sendArgs] = started;
+  // if jobwatch's part fails to start, the job is still added (and counted) as the caller asked
+  const [send, sendArgs] = guard(`${key}.start`, start) ?? [NATIVE_SEND as S, args];
   let result: R;
   try {
     result = await (send.runContext

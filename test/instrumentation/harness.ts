@@ -29,7 +29,7 @@ import { RedisServer } from '../helpers/redis.js';
 export const BULLMQ_MAJOR = process.env.JOBWATCH_TEST_BULLMQ === '5' ? 5 : 6;
 
 type BullMQ = typeof import('bullmq');
-const require = createRequire(import.meta.url);
+const require = createRequire(__filename);
 const BULLMQ_PATH =
   BULLMQ_MAJOR === 5 ? resolve(__dirname, '../bullmq5/node_modules/bullmq') : 'bullmq';
 
