@@ -40,7 +40,12 @@ interface AppJob {
 }
 
 /** Starts the fixture app with the preload; resolves with its /metrics URL. */
-async function startApp(queue: string, workerName: string, jobs: AppJob[] = []) {
+async function startApp(
+  queue: string,
+  workerName: string,
+  jobs: AppJob[] = [],
+  env: Record<string, string> = {},
+) {
   const port = await freePort();
   const app = spawnNode(['--require', 'jobwatch/register', 'test/metrics/fixtures/app.cjs'], {
     BULLMQ,
@@ -52,6 +57,7 @@ async function startApp(queue: string, workerName: string, jobs: AppJob[] = []) 
     OTEL_TRACES_EXPORTER: 'none',
     OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
     JOBWATCH_COLLECT_CACHE_MS: '0',
+    ...env,
   });
   const url = `http://127.0.0.1:${port}/metrics`;
   await waitFor(async () => (await fetch(url)).ok, { what: 'the app /metrics', timeoutMs: 20_000 });
@@ -230,6 +236,22 @@ describe('/metrics of a preloaded BullMQ app', () => {
     }
     expect(e.text).not.toContain('declined');
     expect(e.text).not.toContain('4242');
+  });
+
+  it('reports no queue depth, and still the job metrics, with JOBWATCH_QUEUE_DEPTH=false', async () => {
+    const queue = `no-depth-${randomUUID()}`;
+    const { url } = await startApp(queue, 'quiet', [{ name: 'ping' }], {
+      JOBWATCH_QUEUE_DEPTH: 'false',
+    });
+    const e = await waitFor(
+      async () => {
+        const s = await scrape(url);
+        return value(s, 'messaging_client_consumed_messages_total') === 1 ? s : undefined;
+      },
+      { what: 'the job' },
+    );
+    expect(find(e, 'bullmq_queue_jobs')).toEqual([]);
+    expect(find(e, 'bullmq_queue_collection_errors_total')).toEqual([]);
   });
 
   it('gives the same series for 10,000 jobs with distinct ids as for 10', async () => {
