@@ -22,7 +22,14 @@ function scrapeWhileRunning(port) {
   return () => clearInterval(timer);
 }
 
-export async function runMode(mode, { redis, plan, nodeArgs = [], timeoutMs, core }) {
+/**
+ * Runs `script` once as a fresh node process with the mode's preloads and env,
+ * on a reset redis-server. Resolves with the JSON the script wrote, or a failure.
+ */
+export async function runChild(
+  mode,
+  { script = WORKLOAD, redis, plan, nodeArgs = [], extraEnv = {}, timeoutMs, core },
+) {
   await redis.reset();
   const ports = { metrics: await freePort(), health: await freePort() };
   const dir = mkdtempSync(join(tmpdir(), 'jobwatch-bench-'));
@@ -37,8 +44,9 @@ export async function runMode(mode, { redis, plan, nodeArgs = [], timeoutMs, cor
     BENCH_METRICS_SOURCE: mode.metrics,
     BENCH_METRICS_PORT: String(ports.metrics),
     BENCH_RESULT_FILE: resultFile,
+    ...extraEnv,
   };
-  const args = [...nodeArgs, ...mode.preload.flatMap((p) => ['--require', p]), WORKLOAD];
+  const args = [...nodeArgs, ...mode.preload.flatMap((p) => ['--require', p]), script];
   const child = spawnTracked(process.execPath, args, {
     core,
     cwd: ROOT,
@@ -49,15 +57,19 @@ export async function runMode(mode, { redis, plan, nodeArgs = [], timeoutMs, cor
   const exit = await waitForExit(child, timeoutMs);
   stopScraping();
   try {
-    if (exit.code !== 0) {
-      return { mode: mode.id, status: 'failed', problems: [describeExit(exit)] };
-    }
-    const result = JSON.parse(readFileSync(resultFile, 'utf8'));
-    const problems = verify(mode, result, plan);
-    return { mode: mode.id, status: problems.length ? 'invalid' : 'ok', problems, ...result };
+    if (exit.code !== 0) return { failure: describeExit(exit) };
+    return { result: JSON.parse(readFileSync(resultFile, 'utf8')) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** One benchmark run of a mode, checked: a mode that didn't do its work has no figures. */
+export async function runMode(mode, options) {
+  const { failure, result } = await runChild(mode, options);
+  if (failure) return { mode: mode.id, status: 'failed', problems: [failure] };
+  const problems = verify(mode, result, options.plan);
+  return { mode: mode.id, status: problems.length ? 'invalid' : 'ok', problems, ...result };
 }
 
 function describeExit({ code, signal, stderr }) {

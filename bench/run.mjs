@@ -2,39 +2,14 @@
 // (every mode once with a few hundred jobs, for CI), `--soak` (memory over 200k
 // jobs, see soak.mjs) and `--profile <mode>` (a --cpu-prof run, see profile.mjs).
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
+import { CORES, commandLine, machine, pinning } from './machine.mjs';
 import { selectModes } from './modes.mjs';
-import { canPin } from './processes.mjs';
+import { FULL, SMOKE } from './plans.mjs';
 import { startRedis } from './redis-server.mjs';
 import { markdown, summarize } from './report.mjs';
 import { runMode } from './run-mode.mjs';
 
-export const PLANS = {
-  full: {
-    warmup: 3000,
-    jobs: 20000,
-    chunk: 500,
-    concurrency: 50,
-    addWarmup: 500,
-    adds: 2000,
-    pickupWarmup: 100,
-    pickups: 400,
-  },
-  smoke: {
-    warmup: 50,
-    jobs: 300,
-    chunk: 100,
-    concurrency: 50,
-    addWarmup: 10,
-    adds: 50,
-    pickupWarmup: 5,
-    pickups: 20,
-  },
-};
-
-// Node on core 0, redis-server (and this orchestrator) on core 1.
-export const CORES = { node: 0, redis: 1 };
 const RESULTS = new URL('./results/', import.meta.url);
 
 const { values: opts } = parseArgs({
@@ -49,12 +24,8 @@ const { values: opts } = parseArgs({
   },
 });
 
-export function machine() {
-  return `${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}`;
-}
-
 async function bench() {
-  const plan = { ...(opts.smoke ? PLANS.smoke : PLANS.full) };
+  const plan = { ...(opts.smoke ? SMOKE : FULL) };
   if (opts.jobs) plan.jobs = Number(opts.jobs);
   const rounds = Number(opts.rounds ?? (opts.smoke ? 1 : 5));
   const modes = selectModes(opts.modes);
@@ -76,14 +47,12 @@ async function bench() {
       results.push(byMode);
     }
     const meta = {
-      command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
-      machine: `${machine()}, redis-server ${await redis.version()}`,
+      command: commandLine(),
+      machine: machine(await redis.version()),
       date: new Date().toISOString().slice(0, 16).replace('T', ' '),
       rounds,
       plan,
-      pinning: canPin()
-        ? `node pinned to core ${CORES.node}, redis-server to core ${CORES.redis} (taskset).`
-        : 'No taskset pinning (taskset unavailable).',
+      pinning: pinning(),
     };
     return { meta, modes, results };
   } finally {
@@ -102,7 +71,13 @@ function log(round, rounds, mode, run) {
 }
 
 async function main() {
-  if (opts.soak) return (await import('./soak.mjs')).soak();
+  if (opts.soak) {
+    return (await import('./soak.mjs')).soak({
+      modes: opts.modes,
+      jobs: opts.jobs,
+      resultsDir: RESULTS,
+    });
+  }
   if (opts.profile) return (await import('./profile.mjs')).profile(opts.profile);
   const { meta, modes, results } = await bench();
   const summaries = summarize(modes, results);

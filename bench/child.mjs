@@ -1,0 +1,111 @@
+// What every benchmark child process shares: its settings from the
+// orchestrator, BullMQ loaded the way the mode says, and how it reports back.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { createRequire } from 'node:module';
+
+export const env = process.env;
+export const plan = JSON.parse(env.BENCH_PLAN);
+export const connection = {
+  host: '127.0.0.1',
+  port: Number(env.BENCH_REDIS_PORT),
+  maxRetriesPerRequest: null,
+};
+const require = createRequire(import.meta.url);
+// Loaded with require, as a CommonJS app would, so require-hooking instrumentations see it.
+export const bullmq = require(env.BENCH_BULLMQ);
+const bullmqVersion = require(`${env.BENCH_BULLMQ}/package.json`).version;
+const telemetryHandle = globalThis[Symbol.for('jobwatch.bench.telemetry')] ?? {};
+
+/** Queue/Worker options that turn on the mode's BullMQ-native telemetry, if any. */
+export async function telemetryOption() {
+  if (env.BENCH_TELEMETRY_OPTION !== 'bullmq-otel') return {};
+  const { BullMQOtel } = await import('bullmq-otel');
+  return { telemetry: new BullMQOtel({ enableMetrics: true }) };
+}
+
+/**
+ * Runs `phase`, under the CPU profiler when BENCH_CPU_PROFILE names a file to
+ * write the profile to (so a profile holds the measured phase and nothing else).
+ */
+export async function profiled(phase) {
+  if (!env.BENCH_CPU_PROFILE) return phase();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  try {
+    return await phase();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(env.BENCH_CPU_PROFILE, JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
+/** Counts jobs that reached an end state (completed, or failed for good) and waits for a count. */
+export function finishedJobs(worker) {
+  let count = 0;
+  let waiter;
+  const finished = () => {
+    count++;
+    if (waiter && count >= waiter.target) waiter.resolve();
+  };
+  worker.on('completed', finished);
+  worker.on('failed', (job) => {
+    if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) finished();
+  });
+  return {
+    get count() {
+      return count;
+    },
+    until(target) {
+      if (count >= target) return Promise.resolve();
+      return new Promise((resolve) => {
+        waiter = { target, resolve };
+      });
+    },
+  };
+}
+
+/** Adds n jobs with addBulk, plan.chunk at a time; `job(i)` gives each job's {name, data, opts}. */
+export async function addInChunks(queue, n, job = (i) => ({ name: 'noop', data: { i } })) {
+  for (let start = 0; start < n; start += plan.chunk) {
+    const size = Math.min(plan.chunk, n - start);
+    await queue.addBulk(Array.from({ length: size }, (_, k) => job(start + k)));
+  }
+}
+
+/** Sums of the counters and histogram counts on this process's own /metrics. */
+async function scrapeTotals() {
+  const text = await (await fetch(`http://127.0.0.1:${env.BENCH_METRICS_PORT}/metrics`)).text();
+  const totals = {};
+  for (const m of text.matchAll(
+    /^([a-zA-Z_:][\w:]*?(?:_total|_count))(?:\{[^}]*\})? ([\d.eE+-]+)/gm,
+  )) {
+    totals[m[1]] = (totals[m[1]] ?? 0) + Number(m[2]);
+  }
+  return totals;
+}
+
+/** The spans and metrics the mode produced, as its telemetry saw them. */
+async function telemetryTotals() {
+  const out = {};
+  if (telemetryHandle.spans) out.spans = await telemetryHandle.spans();
+  if (env.BENCH_METRICS_SOURCE === 'reader' && telemetryHandle.metrics) {
+    out.metrics = await telemetryHandle.metrics();
+  } else if (env.BENCH_METRICS_SOURCE === 'prometheus') {
+    out.metrics = await scrapeTotals();
+  }
+  return out;
+}
+
+/** Writes the result for the orchestrator and ends the process. */
+export async function finish(result) {
+  Object.assign(result, { bullmqVersion }, await telemetryTotals());
+  result.peakRssMB = process.resourceUsage().maxRSS / 1024;
+  writeFileSync(env.BENCH_RESULT_FILE, JSON.stringify(result));
+  // jobwatch's servers and timers are not ours to stop; the result is written.
+  process.exit(0);
+}

@@ -1,0 +1,23 @@
+// Where the benchmark runs, and how its processes share the cores.
+import { availableParallelism, cpus } from 'node:os';
+import { canPin } from './processes.mjs';
+
+// Node on core 0, redis-server (and the orchestrator) on core 1.
+export const CORES = { node: 0, redis: 1 };
+
+export function machine(redisVersion) {
+  return (
+    `${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}, ` +
+    `redis-server ${redisVersion}`
+  );
+}
+
+export function pinning() {
+  return canPin()
+    ? `node pinned to core ${CORES.node}, redis-server to core ${CORES.redis} (taskset).`
+    : 'No taskset pinning (taskset unavailable).';
+}
+
+export function commandLine() {
+  return `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim();
+}

@@ -1,0 +1,34 @@
+// How much work each kind of run does.
+
+/** A full benchmark run of one mode. */
+export const FULL = {
+  warmup: 3000, // untimed jobs through the same queue and worker before the throughput timing
+  jobs: 20000,
+  chunk: 500, // jobs per addBulk
+  concurrency: 50,
+  addWarmup: 500,
+  adds: 2000,
+  pickupWarmup: 100,
+  pickups: 400,
+};
+
+/** Every mode once, a few hundred jobs: CI's check that the benchmark still runs. */
+export const SMOKE = {
+  warmup: 50,
+  jobs: 300,
+  chunk: 100,
+  concurrency: 50,
+  addWarmup: 10,
+  adds: 50,
+  pickupWarmup: 5,
+  pickups: 20,
+};
+
+/** The memory soak. */
+export const SOAK = {
+  soakJobs: 200_000,
+  sampleEvery: 10_000,
+  warmupJobs: 20_000,
+  chunk: 500,
+  concurrency: 50,
+};
