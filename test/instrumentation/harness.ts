@@ -61,6 +61,10 @@ export async function startHarness(options: HarnessOptions = {}) {
   const { version } = require(`${BULLMQ_PATH}/package.json`) as { version: string };
   if (!version.startsWith(`${BULLMQ_MAJOR}.`))
     throw new Error(`expected BullMQ ${BULLMQ_MAJOR}, got ${version}`);
+  // the app's own ioredis: the one BullMQ resolves (the instrumented module)
+  const { Redis } = createRequire(require.resolve(BULLMQ_PATH))(
+    'ioredis',
+  ) as typeof import('ioredis');
   const redis = await RedisServer.start();
   const closers: { close(): Promise<unknown> }[] = [];
   let queueCount = 0;
@@ -72,6 +76,8 @@ export async function startHarness(options: HarnessOptions = {}) {
     instrumentation,
     tracer: trace.getTracer('test'),
     connection: redis.connection,
+    /** A client of the app's own, from the ioredis that BullMQ uses. */
+    appRedisClient: () => new Redis(redis.connection),
 
     /** A queue name no other test in the file uses. */
     queueName(label = 'q'): string {
