@@ -2,8 +2,10 @@
 // its standard meanings. jobwatch's default is `prometheus` (the SDK's own is
 // `otlp`), because the ops bundle scrapes /metrics.
 
-import { getNumberFromEnv } from '@opentelemetry/core';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { getNumberFromEnv, getStringFromEnv } from '@opentelemetry/core';
+import { OTLPMetricExporter as GrpcExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as ProtobufExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import {
   ConsoleMetricExporter,
   type IMetricReader,
@@ -47,13 +49,29 @@ function prometheus(config: JobwatchConfig): IMetricReader {
   });
 }
 
+/** The OTLP exporter for OTEL_EXPORTER_OTLP_(METRICS_)PROTOCOL, http/protobuf by default as the spec says. */
+function otlpExporter(): PushMetricExporter {
+  const protocol =
+    getStringFromEnv('OTEL_EXPORTER_OTLP_METRICS_PROTOCOL') ??
+    getStringFromEnv('OTEL_EXPORTER_OTLP_PROTOCOL') ??
+    'http/protobuf';
+  if (protocol === 'grpc') return new GrpcExporter();
+  if (protocol === 'http/json') return new JsonExporter();
+  if (protocol !== 'http/protobuf') {
+    logError(
+      `invalid OTEL_EXPORTER_OTLP_PROTOCOL=${JSON.stringify(protocol)}: expected grpc, http/protobuf or http/json; using "http/protobuf"`,
+    );
+  }
+  return new ProtobufExporter();
+}
+
 function reader(name: Exclude<MetricsExporterName, 'none'>, config: JobwatchConfig) {
   switch (name) {
     case 'prometheus':
       return prometheus(config);
     case 'otlp':
       // OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT / _HEADERS / _TEMPORALITY_PREFERENCE apply.
-      return periodic(new OTLPMetricExporter());
+      return periodic(otlpExporter());
     case 'console':
       return periodic(new ConsoleMetricExporter());
   }
