@@ -1,7 +1,7 @@
-// A small OTLP/HTTP trace receiver: it stands in for a trace backend in the
-// demo and in tests. It accepts both OTLP/HTTP encodings (protobuf, the
-// exporters' default, and JSON), gzip or not, and hands out spans in one
-// normalised shape.
+// A small OTLP/HTTP receiver for traces and metrics: it stands in for a
+// trace backend in the demo and for a collector in tests. It accepts both
+// OTLP/HTTP encodings (protobuf, the exporters' default, and JSON), gzip or
+// not, and hands out spans and metric points in one normalised shape.
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { gunzipSync } from 'node:zlib';
@@ -11,17 +11,27 @@ import { gunzipSync } from 'node:zlib';
  *   attributes: Record<string, unknown>, events: { name: string, attributes: Record<string, unknown> }[],
  *   links: { traceId: string, spanId: string, attributes: Record<string, unknown> }[],
  *   status: { code: number, message: string }, resource: Record<string, unknown>, scope: string }} ReceivedSpan
+ * @typedef {{ name: string, unit: string, type: 'gauge' | 'sum' | 'histogram', resource: Record<string, unknown>,
+ *   points: { attributes: Record<string, unknown>, value: number }[] }} ReceivedMetric
  */
+
+const DECODERS = {
+  '/v1/traces': { json: tracesFromJson, protobuf: tracesFromProtobuf },
+  '/v1/metrics': { json: metricsFromJson, protobuf: metricsFromProtobuf },
+};
 
 /** Starts the receiver on 127.0.0.1:`port` (0 = any free port). */
 export async function startOtlpReceiver({ port = 0, onSpans } = {}) {
   /** @type {ReceivedSpan[]} */
   const spans = [];
+  /** @type {ReceivedMetric[]} */
+  const metrics = [];
   const server = createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
-      if (req.method !== 'POST' || req.url !== '/v1/traces') {
+      const decoder = req.method === 'POST' ? DECODERS[req.url] : undefined;
+      if (!decoder) {
         res.writeHead(404).end();
         return;
       }
@@ -29,9 +39,14 @@ export async function startOtlpReceiver({ port = 0, onSpans } = {}) {
         let body = Buffer.concat(chunks);
         if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
         const isJson = String(req.headers['content-type']).includes('json');
-        const received = isJson ? fromJson(JSON.parse(body.toString('utf8'))) : fromProtobuf(body);
-        spans.push(...received);
-        onSpans?.(received);
+        const received = isJson
+          ? decoder.json(JSON.parse(body.toString('utf8')))
+          : decoder.protobuf(body);
+        if (req.url === '/v1/metrics') metrics.push(...received);
+        else {
+          spans.push(...received);
+          onSpans?.(received);
+        }
         res.writeHead(200, {
           'content-type': isJson ? 'application/json' : 'application/x-protobuf',
         });
@@ -47,13 +62,14 @@ export async function startOtlpReceiver({ port = 0, onSpans } = {}) {
   return {
     url: `http://127.0.0.1:${address.port}`,
     spans,
+    metrics,
     close: () => new Promise((resolve) => server.close(() => resolve(undefined))),
   };
 }
 
 // --- OTLP/JSON -------------------------------------------------------------
 
-function fromJson(request) {
+function tracesFromJson(request) {
   const out = [];
   for (const rs of request.resourceSpans ?? []) {
     const resource = jsonAttributes(rs.resource?.attributes);
@@ -87,6 +103,25 @@ function fromJson(request) {
 
 function jsonAttributes(list = []) {
   return Object.fromEntries(list.map((kv) => [kv.key, jsonValue(kv.value ?? {})]));
+}
+
+function metricsFromJson(request) {
+  const out = [];
+  for (const rm of request.resourceMetrics ?? []) {
+    const resource = jsonAttributes(rm.resource?.attributes);
+    for (const sm of rm.scopeMetrics ?? []) {
+      for (const m of sm.metrics ?? []) {
+        const type = ['gauge', 'sum', 'histogram'].find((t) => m[t]);
+        if (!type) continue;
+        const points = (m[type].dataPoints ?? []).map((p) => ({
+          attributes: jsonAttributes(p.attributes),
+          value: type === 'histogram' ? Number(p.count) : (p.asDouble ?? Number(p.asInt)),
+        }));
+        out.push({ name: m.name, unit: m.unit ?? '', type, resource, points });
+      }
+    }
+  }
+  return out;
 }
 
 function jsonValue(v) {
@@ -135,10 +170,58 @@ function* fields(buf) {
 const text = (b) => Buffer.from(b).toString('utf8');
 const hex = (b) => Buffer.from(b).toString('hex');
 
-function fromProtobuf(buf) {
+function tracesFromProtobuf(buf) {
   const out = [];
   for (const [f, , rs] of fields(buf)) if (f === 1) out.push(...resourceSpans(rs));
   return out;
+}
+
+function metricsFromProtobuf(buf) {
+  const out = [];
+  for (const [f, , rm] of fields(buf)) if (f === 1) out.push(...resourceMetrics(rm));
+  return out;
+}
+
+function resourceMetrics(buf) {
+  const resource = {};
+  const metricBufs = [];
+  for (const [f, , v] of fields(buf)) {
+    if (f === 1)
+      for (const [rf, , rv] of fields(v)) if (rf === 1) Object.assign(resource, keyValue(rv));
+    if (f === 2) for (const [sf, , sv] of fields(v)) if (sf === 2) metricBufs.push(sv);
+  }
+  return metricBufs.map((m) => ({ ...metric(m), resource }));
+}
+
+// Metric fields: name 1, unit 3, gauge 5, sum 7, histogram 9; each holds data_points as field 1.
+const METRIC_TYPES = { 5: 'gauge', 7: 'sum', 9: 'histogram' };
+
+function metric(buf) {
+  const m = { name: '', unit: '', type: 'gauge', points: [] };
+  for (const [f, , v] of fields(buf)) {
+    if (f === 1) m.name = text(v);
+    else if (f === 3) m.unit = text(v);
+    else if (METRIC_TYPES[f]) {
+      m.type = METRIC_TYPES[f];
+      for (const [df, , dv] of fields(v))
+        if (df === 1) m.points.push(dataPoint(dv, m.type === 'histogram'));
+    }
+  }
+  return m;
+}
+
+// NumberDataPoint: attributes 7, as_double 4, as_int 6. HistogramDataPoint: attributes 9, count 4.
+function dataPoint(buf, histogram) {
+  const p = { attributes: {}, value: 0 };
+  for (const [f, , v] of fields(buf)) {
+    if (f === (histogram ? 9 : 7)) Object.assign(p.attributes, keyValue(v));
+    else if (f === 4)
+      p.value = histogram
+        ? Number(Buffer.from(v).readBigUInt64LE(0))
+        : Buffer.from(v).readDoubleLE(0);
+    else if (f === 6 && !histogram) p.value = Number(Buffer.from(v).readBigInt64LE(0));
+  }
+  return p;
 }
 
 function resourceSpans(buf) {

@@ -1,0 +1,94 @@
+// The two ways metrics reach Prometheus must give the same names, or the
+// shipped alerts and dashboards silently match nothing in one topology:
+//   pull: Prometheus scrapes the process's /metrics;
+//   push: OTLP to the Collector, whose prometheus exporter translates names
+//         with UnderscoreEscapingWithSuffixes (pinned in collector/).
+// No Collector runs here, so the test receives the real OTLP push and applies
+// the Collector's translation rule (tested on its own in test/metrics).
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+// @ts-expect-error: plain ESM JavaScript shared with the demo, no type declarations
+import { startOtlpReceiver } from '../../examples/otlp-receiver.mjs';
+import { type PrometheusKind, prometheusName } from '../../src/metrics/prometheus-names.js';
+import { killAll, spawnNode } from '../helpers/node-process.js';
+import { freePort, waitFor } from '../helpers/ports.js';
+import { RedisServer } from '../helpers/redis.js';
+
+interface ReceivedMetric {
+  name: string;
+  unit: string;
+  type: 'gauge' | 'sum' | 'histogram';
+  resource: Record<string, unknown>;
+  points: { attributes: Record<string, unknown>; value: number }[];
+}
+
+let redis: RedisServer;
+let receiver: { url: string; metrics: ReceivedMetric[]; close(): Promise<void> };
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+  receiver = await startOtlpReceiver();
+});
+afterAll(async () => {
+  await killAll();
+  await receiver.close();
+  await redis.close();
+});
+
+const KIND: Record<ReceivedMetric['type'], PrometheusKind> = {
+  gauge: 'gauge',
+  sum: 'counter', // every jobwatch sum is a monotonic counter
+  histogram: 'histogram',
+};
+
+it('gives the same Prometheus names over OTLP push as on /metrics', async () => {
+  const port = await freePort();
+  spawnNode(['--require', 'jobwatch/register', 'test/fixtures/worker.cjs'], {
+    REDIS_URL: redis.url,
+    QUEUE: 'push',
+    OTEL_TRACES_EXPORTER: 'none',
+    OTEL_METRICS_EXPORTER: 'prometheus,otlp',
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    OTEL_METRIC_EXPORT_INTERVAL: '500',
+    OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+    JOBWATCH_HEARTBEAT_INTERVAL_MS: '200',
+  });
+  const queue = new Queue('push', { connection: redis.connection });
+  await queue.add('work', {});
+  await queue.close();
+
+  const pulled = await waitFor(
+    async () => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return text.includes('messaging_process_duration_seconds_count') ? text : undefined;
+    },
+    { what: 'the job on /metrics' },
+  );
+  const pushed = await waitFor(
+    () =>
+      receiver.metrics.some((m) => m.name === 'messaging.process.duration')
+        ? receiver.metrics
+        : undefined,
+    { what: 'the job over OTLP' },
+  );
+
+  const pulledNames = new Set(
+    [...pulled.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!).filter((n) => n !== 'target_info'),
+  );
+  const pushedNames = new Set(pushed.map((m) => prometheusName(m.name, m.unit, KIND[m.type])));
+  expect(pushedNames).toEqual(pulledNames);
+  expect([...pulledNames]).toEqual(
+    expect.arrayContaining([
+      'worker_status',
+      'messaging_client_consumed_messages_total',
+      'messaging_process_duration_seconds',
+      'bullmq_job_wait_duration_seconds',
+      'bullmq_queue_jobs',
+    ]),
+  );
+  const status = pushed.find((m) => m.name === 'worker.status')!;
+  expect(status.points).toContainEqual({
+    attributes: { 'bullmq.worker.name': 'push', 'messaging.destination.name': 'push' },
+    value: 1,
+  });
+});
