@@ -26,20 +26,12 @@ class PaymentDeclined extends Error {}
 
 describe('retries and failures', () => {
   it('puts every attempt of a retried job in one trace, with the attempt number and the retry flag', async () => {
-    const name = h.queueName('retry');
-    const queue = h.track(new h.bullmq.Queue(name, { connection: h.connection }));
     let calls = 0;
-    h.track(
-      new h.bullmq.Worker(
-        name,
-        async () => {
-          calls += 1;
-          if (calls < 3) throw new PaymentDeclined('card declined');
-          return 'paid';
-        },
-        { connection: h.connection },
-      ),
-    );
+    const { name, queue } = h.queueWithWorker('retry', async () => {
+      calls += 1;
+      if (calls < 3) throw new PaymentDeclined('card declined');
+      return 'paid';
+    });
     const job = await queue.add('pay', {}, { attempts: 3, backoff: { type: 'fixed', delay: 50 } });
 
     const spans = await h.waitForSpans(named(`process ${name}`), 3, 'process spans');
@@ -71,17 +63,9 @@ describe('retries and failures', () => {
   });
 
   it('marks the last failed attempt as final', async () => {
-    const name = h.queueName('final');
-    const queue = h.track(new h.bullmq.Queue(name, { connection: h.connection }));
-    h.track(
-      new h.bullmq.Worker(
-        name,
-        async () => {
-          throw new TypeError('bad input');
-        },
-        { connection: h.connection },
-      ),
-    );
+    const { name, queue } = h.queueWithWorker('final', async () => {
+      throw new TypeError('bad input');
+    });
     const job = await queue.add('parse', {}, { attempts: 2 });
     const spans = await h.waitForSpans(named(`process ${name}`), 2, 'process spans');
     const last = spans.find((s) => s.attributes['bullmq.job.attempt'] === 2)!;
@@ -99,17 +83,9 @@ describe('retries and failures', () => {
   });
 
   it('treats an UnrecoverableError as final on the first attempt', async () => {
-    const name = h.queueName('unrecoverable');
-    const queue = h.track(new h.bullmq.Queue(name, { connection: h.connection }));
-    h.track(
-      new h.bullmq.Worker(
-        name,
-        async () => {
-          throw new h.bullmq.UnrecoverableError('gone');
-        },
-        { connection: h.connection },
-      ),
-    );
+    const { name, queue } = h.queueWithWorker('unrecoverable', async () => {
+      throw new h.bullmq.UnrecoverableError('gone');
+    });
     const job = await queue.add('x', {}, { attempts: 5 });
     const [span] = await h.waitForSpans(named(`process ${name}`));
     expect(span!.attributes).toMatchObject({
@@ -126,19 +102,11 @@ describe('retries and failures', () => {
   ])(
     'reports a processor that throws %s by its typeof, and fails the job once',
     async (_label, thrown, type) => {
-      const name = h.queueName('throws');
-      const queue = h.track(new h.bullmq.Queue(name, { connection: h.connection }));
       let calls = 0;
-      h.track(
-        new h.bullmq.Worker(
-          name,
-          async () => {
-            calls += 1;
-            throw thrown;
-          },
-          { connection: h.connection },
-        ),
-      );
+      const { name, queue } = h.queueWithWorker('throws', async () => {
+        calls += 1;
+        throw thrown;
+      });
       const job = await queue.add('x', {});
       const [span] = await h.waitForSpans(named(`process ${name}`));
       expect(span!.attributes['error.type']).toBe(type);
@@ -150,23 +118,15 @@ describe('retries and failures', () => {
   );
 
   it('keeps a job moved to delayed by its processor out of the error statistics', async () => {
-    const name = h.queueName('deferred');
-    const queue = h.track(new h.bullmq.Queue(name, { connection: h.connection }));
     let calls = 0;
-    h.track(
-      new h.bullmq.Worker(
-        name,
-        async (job, token) => {
-          calls += 1;
-          if (calls === 1) {
-            await job.moveToDelayed(Date.now() + 50, token);
-            throw new h.bullmq.DelayedError();
-          }
-          return 'done';
-        },
-        { connection: h.connection },
-      ),
-    );
+    const { name, queue } = h.queueWithWorker('deferred', async (job, token) => {
+      calls += 1;
+      if (calls === 1) {
+        await job.moveToDelayed(Date.now() + 50, token);
+        throw new h.bullmq.DelayedError();
+      }
+      return 'done';
+    });
     const job = await queue.add('poll', {});
     const spans = await h.waitForSpans(named(`process ${name}`), 2, 'process spans');
     const [first, second] = spans.sort(

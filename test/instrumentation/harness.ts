@@ -68,6 +68,14 @@ export async function startHarness(options: HarnessOptions = {}) {
   const redis = await RedisServer.start();
   const closers: { close(): Promise<unknown> }[] = [];
   let queueCount = 0;
+  const queueName = (label = 'q') => {
+    queueCount += 1;
+    return `${label}-${queueCount}`;
+  };
+  const track = <T extends { close(): Promise<unknown> }>(closable: T): T => {
+    closers.push(closable);
+    return closable;
+  };
 
   return {
     bullmq,
@@ -80,15 +88,22 @@ export async function startHarness(options: HarnessOptions = {}) {
     appRedisClient: () => new Redis(redis.connection),
 
     /** A queue name no other test in the file uses. */
-    queueName(label = 'q'): string {
-      queueCount += 1;
-      return `${label}-${queueCount}`;
-    },
-
+    queueName,
     /** Registers BullMQ objects (Queue, Worker, FlowProducer, QueueEvents) to close in `stop`. */
-    track<T extends { close(): Promise<unknown> }>(closable: T): T {
-      closers.push(closable);
-      return closable;
+    track,
+
+    /** A fresh queue and a worker on it running `processor`. */
+    queueWithWorker(
+      label: string,
+      processor: (job: import('bullmq').Job, token?: string) => Promise<unknown> = async () => 'ok',
+      workerOpts: Partial<import('bullmq').WorkerOptions> = {},
+    ) {
+      const name = queueName(label);
+      const queue = track(new bullmq.Queue(name, { connection: redis.connection }));
+      const worker = track(
+        new bullmq.Worker(name, processor, { connection: redis.connection, ...workerOpts }),
+      );
+      return { name, queue, worker };
     },
 
     observe(observer: LifecycleObserver): void {

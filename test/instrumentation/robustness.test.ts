@@ -14,19 +14,11 @@ afterAll(() => h?.stop());
 
 /** A queue and a worker that records what its processor saw. */
 function queueWithWorker(label: string) {
-  const name = h.queueName(label);
-  const queue = h.track(new h.bullmq.Queue(name, { connection: h.connection }));
   const seen: { id: string | undefined; data: unknown; opts: unknown }[] = [];
-  h.track(
-    new h.bullmq.Worker(
-      name,
-      async (job) => {
-        seen.push({ id: job.id, data: job.data, opts: job.opts });
-        return 'ok';
-      },
-      { connection: h.connection },
-    ),
-  );
+  const { name, queue } = h.queueWithWorker(label, async (job) => {
+    seen.push({ id: job.id, data: job.data, opts: job.opts });
+    return 'ok';
+  });
   return { name, queue, seen };
 }
 

@@ -61,9 +61,7 @@ describe('job schedulers', () => {
 describe('processParent', () => {
   it("'link' makes even a one-off job a new trace linked to its send span", async () => {
     h.instrumentation.setConfig({ processParent: 'link' });
-    const name = h.queueName('link');
-    const queue = h.track(new h.bullmq.Queue(name, { connection: h.connection }));
-    h.track(new h.bullmq.Worker(name, async () => 'ok', { connection: h.connection }));
+    const { name, queue } = h.queueWithWorker('link');
     await queue.add('once', {});
     const [run] = await h.waitForSpans(named(`process ${name}`));
     expectLinkedRoot(run!, h.spans().find(named(`send ${name}`))!);
