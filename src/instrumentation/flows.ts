@@ -96,8 +96,12 @@ class FlowBatch {
     if (node === null || typeof node !== 'object') return node;
     const queue = String(node.queueName);
     this.counts.add(queue, node.name);
-    if (this.state.native) return node;
     const spans = queueSpans(this.host, this.producer, this.state, queue);
+    if (this.state.native) {
+      // BullMQ traces this producer itself: only count the jobs
+      if (Array.isArray(node.children)) for (const child of node.children) this.copy(child, parent);
+      return node;
+    }
     const create = startSpan(
       this.host,
       spans.createName,

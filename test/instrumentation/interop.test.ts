@@ -60,3 +60,30 @@ describe('bullmq-otel interop', () => {
     expect(outcomes).toEqual([{ status: 'completed' }]);
   });
 });
+
+describe('a FlowProducer with native telemetry', () => {
+  it('gets BullMQ’s spans only, and its jobs are still counted', async () => {
+    const parent = h.queueName('native-flow-parent');
+    const child = h.queueName('native-flow-child');
+    const sent: [string, string, number][] = [];
+    h.observe({ jobsSent: (queue, name, count) => sent.push([queue, name, count]) });
+    const telemetry = new BullMQOtel({ tracerName: 'interop-native' });
+    const flows = h.track(new h.bullmq.FlowProducer({ connection: h.connection, telemetry }));
+    await flows.add({
+      name: 'p',
+      queueName: parent,
+      children: [
+        { name: 'c', queueName: child },
+        { name: 'c', queueName: child },
+      ],
+    });
+    expect(sent).toEqual(
+      expect.arrayContaining([
+        [parent, 'p', 1],
+        [child, 'c', 2],
+      ]),
+    );
+    expect(h.spans().filter(fromBullMQ).length).toBeGreaterThan(0);
+    expect(h.spans().filter((s) => fromJobwatch(s) && s.name.includes('native-flow'))).toEqual([]);
+  });
+});
