@@ -15,6 +15,8 @@ export interface DemoStackOptions {
   alertmanagers?: string[];
   /** Extra environment for the API process (e.g. JOBWATCH_QUEUES). */
   apiEnv?: Record<string, string>;
+  /** Extra environment for the worker process (e.g. FAIL_RATE). */
+  workerEnv?: Record<string, string>;
 }
 
 /** Fast heartbeats so that a crash shows within a second or two. */
@@ -29,52 +31,63 @@ export class DemoStack {
   private api: ChildProcess | undefined;
   private readonly output: string[] = [];
 
+  prometheus!: PrometheusServer;
+
   private constructor(
     readonly redis: RedisServer,
-    readonly prometheus: PrometheusServer,
     readonly ports: {
       api: number;
       apiMetrics: number;
       workerMetrics: number;
       workerHealth: number;
     },
-    private readonly apiEnv: Record<string, string>,
+    private readonly env: Pick<DemoStackOptions, 'apiEnv' | 'workerEnv'>,
   ) {}
 
+  /** Starts the apps first, so that Prometheus' first scrape already sees the worker. */
   static async start(o: DemoStackOptions = {}): Promise<DemoStack> {
     const redis = await RedisServer.start();
-    const [api, apiMetrics, workerMetrics, workerHealth] = [
-      await freePort(),
-      await freePort(),
-      await freePort(),
-      await freePort(),
-    ] as [number, number, number, number];
-    const prometheus = await PrometheusServer.start({
-      ruleFiles: o.ruleFiles,
-      alertmanagers: o.alertmanagers,
-      // Job names follow OTEL_SERVICE_NAME, as in stack/prometheus.yml.
-      scrapeJobs: [
-        { job: 'demo-api', targets: [`127.0.0.1:${apiMetrics}`] },
-        { job: 'demo-worker', targets: [`127.0.0.1:${workerMetrics}`] },
-      ],
-    });
-    const stack = new DemoStack(
-      redis,
-      prometheus,
-      { api, apiMetrics, workerMetrics, workerHealth },
-      o.apiEnv ?? {},
-    );
-    stack.startApi();
-    await waitFor(() => fetch(`${stack.apiUrl}/healthz`).then((r) => r.ok), {
-      timeoutMs: 20_000,
-      what: `the demo API (${stack.log()})`,
-    });
-    stack.startWorker();
+    const ports = {
+      api: await freePort(),
+      apiMetrics: await freePort(),
+      workerMetrics: await freePort(),
+      workerHealth: await freePort(),
+    };
+    const stack = new DemoStack(redis, ports, o);
+    try {
+      stack.startApi();
+      await waitFor(() => fetch(`${stack.apiUrl}/healthz`).then((r) => r.ok), {
+        timeoutMs: 20_000,
+        what: `the demo API (${stack.log()})`,
+      });
+      stack.startWorker();
+      await waitFor(
+        async () =>
+          (await (await fetch(`${stack.workerMetricsUrl}`)).text()).includes('worker_status{'),
+        { timeoutMs: 20_000, what: `the demo worker's worker_status (${stack.log()})` },
+      );
+      stack.prometheus = await PrometheusServer.start({
+        ruleFiles: o.ruleFiles,
+        alertmanagers: o.alertmanagers,
+        // Job names follow OTEL_SERVICE_NAME, as in stack/prometheus.yml.
+        scrapeJobs: [
+          { job: 'demo-api', targets: [`127.0.0.1:${ports.apiMetrics}`] },
+          { job: 'demo-worker', targets: [`127.0.0.1:${ports.workerMetrics}`] },
+        ],
+      });
+    } catch (err) {
+      await stack.stop();
+      throw err;
+    }
     return stack;
   }
 
   get apiUrl(): string {
     return `http://127.0.0.1:${this.ports.api}`;
+  }
+
+  get workerMetricsUrl(): string {
+    return `http://127.0.0.1:${this.ports.workerMetrics}/metrics`;
   }
 
   /** Everything the demo processes printed, for failure messages. */
@@ -104,9 +117,10 @@ export class DemoStack {
     return child;
   }
 
-  private startApi(): void {
+  private startApi(env: Record<string, string> = {}): void {
     this.api = this.spawnApp('demo-api', '--require', 'api.cjs', {
-      ...this.apiEnv,
+      ...this.env.apiEnv,
+      ...env,
       PORT: String(this.ports.api),
       HOST: '127.0.0.1',
       OTEL_EXPORTER_PROMETHEUS_PORT: String(this.ports.apiMetrics),
@@ -114,11 +128,21 @@ export class DemoStack {
   }
 
   /** Starts (or restarts) the demo worker, an ES module, as docker-compose.yml does. */
-  startWorker(env: Record<string, string> = {}): void {
+  startWorker(): void {
     this.worker = this.spawnApp('demo-worker', '--import', 'worker.mjs', {
+      ...this.env.workerEnv,
       OTEL_EXPORTER_PROMETHEUS_PORT: String(this.ports.workerMetrics),
       JOBWATCH_HEALTH_PORT: String(this.ports.workerHealth),
-      ...env,
+    });
+  }
+
+  /** Restarts the API with extra environment (SIGTERM, then start, then wait until it answers). */
+  async restartApi(env: Record<string, string>): Promise<void> {
+    await stopChild(this.api);
+    this.startApi(env);
+    await waitFor(() => fetch(`${this.apiUrl}/healthz`).then((r) => r.ok), {
+      timeoutMs: 20_000,
+      what: `the restarted demo API (${this.log()})`,
     });
   }
 
@@ -144,7 +168,7 @@ export class DemoStack {
 
   async stop(): Promise<void> {
     await Promise.all([stopChild(this.worker), stopChild(this.api)]);
-    await this.prometheus.stop();
+    await this.prometheus?.stop();
     await this.redis.close();
   }
 }
