@@ -1,13 +1,11 @@
 // A real Alertmanager on a free port and a webhook receiver that records what
 // it is sent, for tests of routing, inhibition and end-to-end notifications.
-import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Daemon } from './daemon.js';
 import { freePort, waitFor } from './ports.js';
-import { spawnLogged, stopChild } from './prometheus.js';
+import { overriddenAlertmanagerConfig } from './rules-override.js';
 
 /** One alert inside a webhook notification (Alertmanager's webhook payload, version 4). */
 export interface NotifiedAlert {
@@ -77,49 +75,40 @@ export class AlertWebhook {
   }
 }
 
-export class AlertmanagerServer {
-  private constructor(
-    readonly port: number,
-    private readonly dir: string,
-    private readonly child: ChildProcess,
-    readonly log: () => string,
-  ) {}
-
+export class AlertmanagerServer extends Daemon {
   /** Starts Alertmanager with the given config text (see rules-override.ts). */
   static async start(configYaml: string): Promise<AlertmanagerServer> {
-    const dir = mkdtempSync(join(tmpdir(), 'jobwatch-alertmanager-'));
-    const configFile = join(dir, 'alertmanager.yml');
-    writeFileSync(configFile, configYaml);
-    const port = await freePort();
-    const { child, log } = spawnLogged('prometheus-alertmanager', [
-      `--config.file=${configFile}`,
-      `--storage.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--cluster.listen-address=', // no gossip port: a single, isolated instance
-      '--log.level=warn',
-    ]);
-    const server = new AlertmanagerServer(port, dir, child, log);
-    try {
-      await waitFor(
-        async () => {
-          if (child.exitCode !== null) throw new Error(`alertmanager exited: ${log()}`);
-          return (await fetch(`${server.url}/-/ready`)).ok;
-        },
-        { timeoutMs: 20_000, what: `alertmanager on ${port}` },
-      );
-    } catch (err) {
-      await server.stop();
-      throw err;
-    }
-    return server;
+    return new AlertmanagerServer(
+      await Daemon.launch({
+        command: 'prometheus-alertmanager',
+        configName: 'alertmanager.yml',
+        configText: configYaml,
+        args: (dir, configFile, port) => [
+          `--config.file=${configFile}`,
+          `--storage.path=${join(dir, 'data')}`,
+          `--web.listen-address=127.0.0.1:${port}`,
+          '--cluster.listen-address=', // no gossip port: a single, isolated instance
+          '--log.level=warn',
+        ],
+      }),
+    );
   }
 
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  get address(): string {
-    return `127.0.0.1:${this.port}`;
+  /**
+   * The shipped config (alerts/alertmanager.yml) with both receivers pointed at
+   * `webhook` (paths /page and /ticket) and the given grouping timings.
+   */
+  static startShipped(
+    webhook: AlertWebhook,
+    timings: { groupWait: string; groupInterval: string },
+  ): Promise<AlertmanagerServer> {
+    return AlertmanagerServer.start(
+      overriddenAlertmanagerConfig({
+        webhooks: { page: webhook.url('page'), ticket: webhook.url('ticket') },
+        groupWait: timings.groupWait,
+        groupInterval: timings.groupInterval,
+      }),
+    );
   }
 
   /** Sends alerts as Prometheus would (POST /api/v2/alerts). */
@@ -139,10 +128,5 @@ export class AlertmanagerServer {
     { labels: Record<string, string>; status: { state: string; inhibitedBy: string[] } }[]
   > {
     return (await fetch(`${this.url}/api/v2/alerts`)).json() as Promise<any>;
-  }
-
-  async stop(): Promise<void> {
-    await stopChild(this.child);
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }

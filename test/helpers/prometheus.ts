@@ -1,12 +1,10 @@
 // A real Prometheus on a free port, for tests that need rules evaluated and
 // queries answered exactly as production does. Each server gets its own
 // config and TSDB directory, removed on stop().
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort, waitFor } from './ports.js';
+import { Daemon } from './daemon.js';
+import { waitFor } from './ports.js';
 
 export interface ScrapeJob {
   job: string;
@@ -35,70 +33,21 @@ export interface ActiveAlert {
   state: 'pending' | 'firing';
 }
 
-/** Child processes that are stopped by their helpers; a spawn failure is reported, not thrown away. */
-export function spawnLogged(
-  command: string,
-  args: string[],
-): { child: ChildProcess; log: () => string } {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-20_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  return { child, log: () => output };
-}
-
-export async function stopChild(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-export class PrometheusServer {
-  private constructor(
-    readonly port: number,
-    private readonly dir: string,
-    private readonly child: ChildProcess,
-    readonly log: () => string,
-  ) {}
-
+export class PrometheusServer extends Daemon {
   static async start(options: PrometheusOptions = {}): Promise<PrometheusServer> {
-    const dir = mkdtempSync(join(tmpdir(), 'jobwatch-prometheus-'));
-    const configFile = join(dir, 'prometheus.yml');
-    writeFileSync(configFile, stringify(prometheusConfig(options)));
-    const port = await freePort();
-    const { child, log } = spawnLogged('prometheus', [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
-    ]);
-    const server = new PrometheusServer(port, dir, child, log);
-    try {
-      await waitFor(
-        async () => {
-          if (child.exitCode !== null) throw new Error(`prometheus exited: ${log()}`);
-          return (await fetch(`${server.url}/-/ready`)).ok;
-        },
-        { timeoutMs: 20_000, what: `prometheus on ${port}` },
-      );
-    } catch (err) {
-      await server.stop();
-      throw err;
-    }
-    return server;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return new PrometheusServer(
+      await Daemon.launch({
+        command: 'prometheus',
+        configName: 'prometheus.yml',
+        configText: stringify(prometheusConfig(options)),
+        args: (dir, configFile, port) => [
+          `--config.file=${configFile}`,
+          `--storage.tsdb.path=${join(dir, 'data')}`,
+          `--web.listen-address=127.0.0.1:${port}`,
+          '--log.level=warn',
+        ],
+      }),
+    );
   }
 
   /** GET /api/v1/<path>; throws with Prometheus' own error text when the call fails. */
@@ -148,11 +97,6 @@ export class PrometheusServer {
       },
       { timeoutMs, what: `prometheus targets of ${job} up` },
     );
-  }
-
-  async stop(): Promise<void> {
-    await stopChild(this.child);
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -4,10 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertmanagerServer, AlertWebhook } from '../helpers/alertmanager.js';
 import { waitFor } from '../helpers/ports.js';
-import {
-  overriddenAlertmanagerConfig,
-  shippedAlertmanagerConfig,
-} from '../helpers/rules-override.js';
+import { shippedAlertmanagerConfig } from '../helpers/rules-override.js';
 
 const amtool = (...args: string[]) => spawnSync('amtool', args, { encoding: 'utf8' });
 
@@ -41,13 +38,7 @@ describe('a real Alertmanager with the shipped routing', () => {
 
   beforeAll(async () => {
     webhook = await AlertWebhook.start();
-    am = await AlertmanagerServer.start(
-      overriddenAlertmanagerConfig({
-        webhooks: { page: webhook.url('page'), ticket: webhook.url('ticket') },
-        groupWait: '1s',
-        groupInterval: '1s',
-      }),
-    );
+    am = await AlertmanagerServer.startShipped(webhook, { groupWait: '1s', groupInterval: '1s' });
   });
   afterAll(async () => {
     await am?.stop();

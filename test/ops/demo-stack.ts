@@ -4,8 +4,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { stopChild } from '../helpers/daemon.js';
 import { freePort, waitFor } from '../helpers/ports.js';
-import { PrometheusServer, stopChild } from '../helpers/prometheus.js';
+import { PrometheusServer } from '../helpers/prometheus.js';
 import { RedisServer } from '../helpers/redis.js';
 import { repoRoot } from '../helpers/rules-override.js';
 

@@ -10,7 +10,7 @@ import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertmanagerServer, AlertWebhook } from '../helpers/alertmanager.js';
 import { waitFor } from '../helpers/ports.js';
-import { overriddenAlertmanagerConfig, writeOverriddenRules } from '../helpers/rules-override.js';
+import { writeOverriddenRules } from '../helpers/rules-override.js';
 import { DemoStack } from './demo-stack.js';
 
 // The settings the closing note reports timings for.
@@ -32,13 +32,7 @@ let stack: DemoStack;
 
 beforeAll(async () => {
   webhook = await AlertWebhook.start();
-  alertmanager = await AlertmanagerServer.start(
-    overriddenAlertmanagerConfig({
-      webhooks: { page: webhook.url('page'), ticket: webhook.url('ticket') },
-      groupWait: settings.groupWait,
-      groupInterval: settings.groupInterval,
-    }),
-  );
+  alertmanager = await AlertmanagerServer.startShipped(webhook, settings);
   const rules = writeOverriddenRules(dir, {
     for: settings.for,
     thresholds: { queue_backlog_jobs: settings.queueBacklogThreshold },
