@@ -28,7 +28,7 @@ import type { AttemptOutcome, JobLike, WorkerLike } from '../lifecycle.js';
 import { guard, warnRateLimited } from '../log.js';
 import { errorType, processAttributes, spanName } from './attributes.js';
 import { type Host, hasNativeTelemetry, internalContext } from './host.js';
-import { contextFromMetadata } from './propagation.js';
+import { CHAIN_DEPTH, chainDepth, contextFromMetadata } from './propagation.js';
 import {
   BULLMQ_JOB_ATTEMPT,
   BULLMQ_JOB_ATTEMPTS_STARTED,
@@ -41,7 +41,6 @@ import {
   OP_PROCESS,
 } from './semconv.js';
 import { recordFailure } from './spans.js';
-import type { ProcessParent } from './types.js';
 
 /** A BullMQ 5/6 Job as the worker wrappers read it. */
 export interface WorkerJob extends JobLike {
@@ -102,14 +101,17 @@ class Attempt {
  * Which trace a `process` span joins. Jobs that a scheduler or BullMQ 5's
  * legacy `repeat` creates again and again all carry the metadata of the one
  * call that scheduled them: as children they would pile up in one trace that
- * never ends, so by default they start their own trace and link to it.
+ * never ends, so by default they start their own trace and link to it. So do
+ * jobs deeper than maxChainDepth in a chain of processors enqueueing jobs.
  * One-off jobs (and retries, flows, bulk jobs) stay children: one trace then
  * runs from the request that enqueued the job through every attempt.
  */
-export function linksToProducer(mode: ProcessParent, job: WorkerJob): boolean {
+export function linksToProducer(host: Host, job: WorkerJob, depth: number): boolean {
+  const mode = host.processParent;
   if (mode === 'parent') return false;
   if (mode === 'link') return true;
-  return Boolean(job.repeatJobKey || job.opts?.repeatJobKey || job.opts?.repeat);
+  const repeats = job.repeatJobKey || job.opts?.repeatJobKey || job.opts?.repeat;
+  return Boolean(repeats) || depth > host.maxChainDepth;
 }
 
 function startAttempt(host: Host, worker: WorkerInstance, job: WorkerJob): Attempt {
@@ -126,7 +128,8 @@ function startSpan(host: Host, state: WorkerState, job: WorkerJob, attempt: Atte
   const producer = producerContext(job, job.queueName);
   const producerSpan = producer && trace.getSpanContext(producer);
   const valid = producerSpan !== undefined && isSpanContextValid(producerSpan);
-  const link = valid && linksToProducer(host.processParent, job);
+  const depth = valid ? chainDepth(producer!) : 1;
+  const link = valid && linksToProducer(host, job, depth);
   const base = producer ?? ROOT_CONTEXT;
   const links: Link[] | undefined = link ? [{ context: producerSpan! }] : undefined;
   const span = host.tracer.startSpan(
@@ -136,7 +139,7 @@ function startSpan(host: Host, state: WorkerState, job: WorkerJob, attempt: Atte
   );
   if (span.isRecording()) setJobAttributes(span, job);
   attempt.span = span;
-  attempt.processorContext = trace.setSpan(base, span);
+  attempt.processorContext = trace.setSpan(base, span).setValue(CHAIN_DEPTH, link ? 1 : depth);
   attempt.internalContext = internalContext(host, attempt.processorContext);
 }
 

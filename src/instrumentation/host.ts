@@ -8,6 +8,7 @@ export interface Host {
   readonly tracer: Tracer;
   readonly observers: Observers;
   readonly processParent: ProcessParent;
+  readonly maxChainDepth: number;
   readonly traceRedis: boolean;
 }
 

@@ -47,6 +47,7 @@ interface BullMQExports {
 }
 
 const ANNOUNCED = Symbol('jobwatch.announced');
+const DEFAULT_MAX_CHAIN_DEPTH = 10;
 
 export class BullMQInstrumentation
   extends InstrumentationBase<BullMQInstrumentationConfig>
@@ -73,6 +74,10 @@ export class BullMQInstrumentation
 
   get processParent(): ProcessParent {
     return this._config.processParent ?? 'auto';
+  }
+
+  get maxChainDepth(): number {
+    return this._config.maxChainDepth ?? DEFAULT_MAX_CHAIN_DEPTH;
   }
 
   get traceRedis(): boolean {

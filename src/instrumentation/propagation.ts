@@ -5,7 +5,13 @@
 // So a job enqueued by either side continues its trace on the other.
 // Nothing is ever written to job.data.
 
-import { type Context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
+import {
+  type Context,
+  createContextKey,
+  propagation,
+  ROOT_CONTEXT,
+  trace,
+} from '@opentelemetry/api';
 
 /** Longer metadata is not a trace header we wrote or would read: ignored, job processes as a new root. */
 const MAX_METADATA_LENGTH = 8192;
@@ -21,12 +27,44 @@ export interface OptsWithTelemetry {
   [key: string]: unknown;
 }
 
+/**
+ * Chains of jobs that enqueue jobs (a processor adding the next job, job
+ * loops) would grow one trace without end. The context a processor runs in
+ * holds how deep in such a chain its job is; a job enqueued there carries its
+ * own depth as a `jobwatch=d<depth>` tracestate member (W3C's place for a
+ * vendor's own flags); jobs enqueued from anywhere else carry nothing extra.
+ */
+export const CHAIN_DEPTH = createContextKey('jobwatch.chain_depth');
+const MEMBER_KEY = 'jobwatch';
+const MEMBER_PREFIX = `${MEMBER_KEY}=`;
+
 /** The metadata string for `ctx`, or undefined when the propagator writes nothing (e.g. no SDK). */
 export function metadataFor(ctx: Context): string | undefined {
   const carrier: Record<string, string> = {};
   propagation.inject(ctx, carrier);
+  const depth = ctx.getValue(CHAIN_DEPTH) as number | undefined;
+  const state = carrier.tracestate;
+  if (depth !== undefined || state?.includes(MEMBER_PREFIX)) setDepth(carrier, depth);
   for (const _ in carrier) return JSON.stringify(carrier);
   return undefined;
+}
+
+/** Replaces jobwatch's tracestate member (inherited from the processed job) with the new job's depth. */
+function setDepth(carrier: Record<string, string>, parentDepth: number | undefined): void {
+  const members = (carrier.tracestate ?? '')
+    .split(',')
+    .filter((m) => m.trim() !== '' && !m.trim().startsWith(MEMBER_PREFIX));
+  if (parentDepth !== undefined) members.unshift(`${MEMBER_PREFIX}d${parentDepth + 1}`);
+  if (members.length > 0) carrier.tracestate = members.join(',');
+  else delete carrier.tracestate;
+}
+
+/** How deep in a chain of jobs the job whose producer context this is sits (1: not in a chain). */
+export function chainDepth(producer: Context): number {
+  const value = trace.getSpanContext(producer)?.traceState?.get(MEMBER_KEY);
+  if (value === undefined || value[0] !== 'd') return 1;
+  const depth = Number(value.slice(1));
+  return Number.isInteger(depth) && depth > 1 ? depth : 1;
 }
 
 /**

@@ -3,9 +3,10 @@ import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
 /**
  * How a `process` span relates to the span that enqueued its job.
  * - `auto` (default): child of the producer's span, except for jobs that a
- *   scheduler (or BullMQ 5's legacy `repeat`) creates again and again: those
- *   start a new trace with a link, so a job that repeats forever never grows
- *   one endless trace.
+ *   scheduler (or BullMQ 5's legacy `repeat`) creates again and again, and
+ *   jobs deeper than `maxChainDepth` in a chain of jobs enqueued by
+ *   processors: those start a new trace with a link, so nothing grows one
+ *   endless trace.
  * - `parent`: always a child.
  * - `link`: always a new trace that links to the producer's span.
  */
@@ -13,6 +14,11 @@ export type ProcessParent = 'auto' | 'parent' | 'link';
 
 export interface BullMQInstrumentationConfig extends InstrumentationConfig {
   processParent?: ProcessParent;
+  /**
+   * With `auto`: how many jobs, each enqueued by the previous one's
+   * processor, share one trace before the next starts a linked trace. Default 10.
+   */
+  maxChainDepth?: number;
   /** Keep spans of BullMQ's own Redis commands (e.g. from instrumentation-ioredis). Default false. */
   traceRedis?: boolean;
 }

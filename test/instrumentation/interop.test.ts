@@ -1,10 +1,11 @@
 // Interop with BullMQ's native telemetry (bullmq-otel), both ways: the trace
 // context format is the same, so a trace continues across the two; and an
 // instance given BullMQ's own `telemetry` option gets BullMQ's spans only.
-import { context, trace } from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { BullMQOtel } from 'bullmq-otel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metadataFor } from '../../src/instrumentation/propagation.js';
 import type { AttemptOutcome } from '../../src/lifecycle.js';
 import { type Harness, isChildOf, startHarness } from './harness.js';
 
@@ -19,6 +20,21 @@ const fromJobwatch = (s: ReadableSpan) => s.instrumentationScope.name === JOBWAT
 const fromBullMQ = (s: ReadableSpan) => s.instrumentationScope.name === 'interop-native';
 
 describe('bullmq-otel interop', () => {
+  it('writes trace metadata byte for byte as bullmq-otel does', () => {
+    const span = h.tracer.startSpan('request');
+    const ctx = propagation.setBaggage(
+      trace.setSpan(ROOT_CONTEXT, span),
+      propagation.createBaggage({ tenant: { value: 'acme' } }),
+    );
+    const native = new BullMQOtel({ tracerName: 'interop-native' }).contextManager.getMetadata(ctx);
+    expect(metadataFor(ctx)).toBe(native);
+    expect(JSON.parse(native)).toMatchObject({
+      traceparent: expect.any(String),
+      baggage: 'tenant=acme',
+    });
+    span.end();
+  });
+
   it('continues a trace started by a native-telemetry producer in a jobwatch worker', async () => {
     const name = h.queueName('native-producer');
     const telemetry = new BullMQOtel({ tracerName: 'interop-native' });

@@ -82,3 +82,30 @@ describe('processParent', () => {
     }
   });
 });
+
+describe('chains of jobs', () => {
+  it('cuts a chain of processors enqueueing jobs into linked traces after maxChainDepth', async () => {
+    h.instrumentation.setConfig({ maxChainDepth: 3 });
+    let queue: import('bullmq').Queue | undefined;
+    const chain = h.queueWithWorker('chain', async (job) => {
+      const n = (job.data as { n: number }).n;
+      if (n < 5) await queue!.add('next', { n: n + 1 });
+      return n;
+    });
+    queue = chain.queue;
+    await queue.add('next', { n: 1 });
+    const spans = await h.waitForSpans(named(`process ${chain.name}`), 5, 'chain of 5');
+    const byId = (id: string) => spans.find((s) => s.attributes['messaging.message.id'] === id)!;
+    const sendOf = (id: string) =>
+      h
+        .spans()
+        .find(
+          (s) => s.name === `send ${chain.name}` && s.attributes['messaging.message.id'] === id,
+        )!;
+    const first = byId('1').spanContext().traceId;
+    expect(['2', '3'].map((id) => byId(id).spanContext().traceId)).toEqual([first, first]);
+    for (const id of ['1', '2', '3', '5']) expect(isChildOf(byId(id), sendOf(id))).toBe(true);
+    expectLinkedRoot(byId('4'), sendOf('4'));
+    expect(byId('5').spanContext().traceId).toBe(byId('4').spanContext().traceId);
+  });
+});
