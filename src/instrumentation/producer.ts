@@ -30,7 +30,11 @@ import { endFailed, endSent } from './spans.js';
 export interface QueueInstance {
   name: string;
   token?: unknown;
-  opts?: { telemetry?: unknown; [key: string]: unknown };
+  opts?: {
+    telemetry?: unknown;
+    defaultJobOptions?: { telemetry?: unknown };
+    [key: string]: unknown;
+  };
 }
 
 interface JobsOptions {
@@ -54,6 +58,8 @@ const STATE = Symbol('jobwatch.queue');
 /** Built once per Queue: span names and attribute sets reused by every call. */
 interface QueueState {
   native: boolean;
+  /** The queue's defaultJobOptions set telemetry (metadata or omitContext): jobwatch writes none. */
+  ownTelemetry: boolean;
   sendName: string;
   createName: string;
   sendAttributes: Attributes;
@@ -65,6 +71,7 @@ function queueState(queue: QueueInstance): QueueState {
   if (known) return known;
   const state: QueueState = {
     native: hasNativeTelemetry(queue),
+    ownTelemetry: queue.opts?.defaultJobOptions?.telemetry != null,
     sendName: spanName(OP_SEND, queue.name),
     createName: spanName(OP_CREATE, queue.name),
     sendAttributes: operationAttributes(OP_SEND, queue.name, queue.token),
@@ -155,7 +162,7 @@ export function wrapAdd(host: Host) {
           const ctx = trace.setSpan(context.active(), span);
           return [
             { span, runContext: internalContext(host, ctx) },
-            [name, data, withContext(opts, ctx)],
+            [name, data, state.ownTelemetry ? opts : withContext(opts, ctx)],
           ];
         },
         (send, job) => {
@@ -201,6 +208,7 @@ export function wrapAddBulk(host: Host) {
               job.opts,
             );
             creates.push(create);
+            if (state.ownTelemetry) return job;
             return { ...job, opts: withContext(job.opts, trace.setSpan(ctx, create)) };
           });
           return [{ span, runContext: internalContext(host, ctx), creates }, [copies]];
@@ -281,7 +289,8 @@ export function wrapUpsertJobScheduler(host: Host) {
           );
           span.setAttribute(BULLMQ_JOB_SCHEDULER_ID, String(schedulerId));
           const ctx = trace.setSpan(active, span);
-          const copy = { ...template, opts: withContext(template?.opts ?? {}, ctx) };
+          const opts = state.ownTelemetry ? template?.opts : withContext(template?.opts ?? {}, ctx);
+          const copy = { ...template, opts };
           return [
             { span, runContext: internalContext(host, ctx) },
             [schedulerId, repeatOpts, copy],

@@ -2,6 +2,7 @@
 // jobwatch's own failures leave every job processed exactly once, with the
 // data it was enqueued with.
 import { trace } from '@opentelemetry/api';
+import type { DefaultJobOptions } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/ports.js';
 import { type Harness, named, startHarness } from './harness.js';
@@ -158,5 +159,33 @@ describe('a broken tracer', () => {
       h.instrumentation.removeObserver(observer);
       h.instrumentation.setTracerProvider(trace.getTracerProvider());
     }
+  });
+});
+
+describe("the queue's own telemetry defaults", () => {
+  it('writes no context when defaultJobOptions ask for omitContext', async () => {
+    const seen: unknown[] = [];
+    const name = h.queueName('default-omit');
+    const queue = h.track(
+      new h.bullmq.Queue(name, {
+        connection: h.connection,
+        // not in BullMQ's DefaultJobOptions type, but BullMQ honours it
+        defaultJobOptions: { telemetry: { omitContext: true } } as DefaultJobOptions,
+      }),
+    );
+    h.track(
+      new h.bullmq.Worker(
+        name,
+        async (job) => {
+          seen.push(job.opts.telemetry?.metadata);
+        },
+        { connection: h.connection },
+      ),
+    );
+    await queue.add('x', {});
+    await queue.addBulk([{ name: 'y', data: {} }]);
+    const spans = await h.waitForSpans(named(`process ${name}`), 2);
+    expect(seen).toEqual([undefined, undefined]);
+    for (const span of spans) expect(span.parentSpanContext).toBeUndefined();
   });
 });
