@@ -45,13 +45,14 @@ export class NodeProcess {
 
 const started = new Set<NodeProcess>();
 
-/** Spawns `node <args>` from the repository root with `env` added to this process's environment. */
+/** Spawns `node <args>` in `cwd` (default: the repository root) with `env` added to this process's environment. */
 export function spawnNode(
   args: string[],
   env: Record<string, string | undefined> = {},
+  cwd = repoRoot,
 ): NodeProcess {
   const child = spawn(process.execPath, args, {
-    cwd: repoRoot,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
