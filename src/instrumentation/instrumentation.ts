@@ -28,6 +28,7 @@ import { guard } from '../log.js';
 import { VERSION } from '../version.js';
 import { wrapCallProcessJob, wrapHandleFailed, wrapProcessJob, wrapRun } from './consumer.js';
 import { wrapFlowAdd, wrapFlowAddBulk } from './flows.js';
+import { wrapClose } from './flush-on-close.js';
 import { type Host, internalContext } from './host.js';
 import { Observers } from './observers.js';
 import { wrapAdd, wrapAddBulk, wrapUpsertJobScheduler } from './producer.js';
@@ -114,6 +115,7 @@ export class BullMQInstrumentation
       [worker, 'callProcessJob', wrapCallProcessJob()],
       [worker, 'handleFailed', wrapHandleFailed()],
       [worker, 'run', wrapRun(this)],
+      [worker, 'close', wrapClose()],
       [exports.QueueEvents?.prototype, 'run', this.wrapSuppressed()],
       [exports.RedisConnection?.prototype, 'init', this.wrapSuppressed()],
       // BullMQ 6 creates the connection here; BullMQ 5 only its scripts (announcing is what counts there).

@@ -157,15 +157,25 @@ describe('jobwatch/register', () => {
     ).toBe(true);
   });
 
-  it("leaves SIGTERM to the app's own handler when it has one", async () => {
+  it("leaves SIGTERM to the app's own handler, and worker.close() flushes the spans before it exits", async () => {
     const worker = spawnNode(
       ['--require', 'jobwatch/register', 'test/fixtures/worker.cjs'],
-      await preloadEnv({ QUEUE: 'app-sigterm', APP_SIGTERM: '1' }),
+      await preloadEnv({
+        QUEUE: 'app-sigterm',
+        APP_SIGTERM: '1',
+        OTEL_BSP_SCHEDULE_DELAY: '600000',
+      }),
     );
-    await waitFor(() => worker.stdout.includes('ready'), { what: 'the worker' });
+    const [id] = await addJobs('app-sigterm', 1);
+    await waitFor(() => processed(worker).includes(id!), { what: 'the job' });
     const exit = await worker.stop('SIGTERM');
     expect(worker.stdout).toContain('app handled SIGTERM');
     expect(exit).toEqual({ code: 0, signal: null });
+    expect(
+      receiver.spans.some(
+        (s) => s.kind === CONSUMER && s.attributes['messaging.message.id'] === id,
+      ),
+    ).toBe(true);
   });
 
   it.each([
