@@ -50,6 +50,11 @@ export class HeartbeatWriter {
       this.workers.set(worker, instance);
       this.instances.add(instance);
       this.connections.addUser(worker);
+      // 'closing' comes at the start of close(), while the worker's own client
+      // is still open: the stopped status goes out ahead of BullMQ's QUIT, so
+      // it lands even when the app exits right after `await worker.close()`.
+      const created = instance;
+      worker.on('closing', () => void this.stop(created, 'stopped cleanly (worker.close())'));
       this.beat(instance);
     }
     return instance;
@@ -69,9 +74,12 @@ export class HeartbeatWriter {
     if (instance.stopped) return;
     instance.stop(reason);
     const pending = this.inFlight.get(instance);
+    // A write that loses the race with the connection's close is retried once,
+    // through another client (targetOf picks one when this one is gone).
     const finalWrite = (pending ?? Promise.resolve())
       .catch(() => undefined)
-      .then(() => this.write(instance));
+      .then(() => this.write(instance))
+      .catch(() => this.write(instance));
     try {
       await withTimeout(finalWrite, this.settings.timeoutMs, 'writing the stopped status');
     } catch (err) {

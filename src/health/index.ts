@@ -42,7 +42,9 @@ export function createHealth(config: JobwatchConfig): Health {
   );
   const view = new RegistryView(connections, writer, {
     readRegistry: config.registryView,
-    cacheMs: config.collectCacheMs,
+    // News (a stop, a new or revived instance) arrives at most once per beat:
+    // reading more often is waste, caching longer would delay a clean stop's 0.
+    cacheMs: Math.min(config.collectCacheMs, config.heartbeatIntervalMs),
     timeoutMs: config.collectTimeoutMs,
   });
   const health: Health = {

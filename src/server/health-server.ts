@@ -53,7 +53,12 @@ export function startHealthServer(config: JobwatchConfig, health: Health): Healt
   const counts = new QueueCountsReader(config);
   health.connections.onUser((user) => counts.queueUsed(user));
   const server = createServer(
-    { maxHeaderSize: SERVER_LIMITS.maxHeaderSize, requestTimeout: SERVER_LIMITS.requestTimeout },
+    {
+      maxHeaderSize: SERVER_LIMITS.maxHeaderSize,
+      requestTimeout: SERVER_LIMITS.requestTimeout,
+      // How often the two timeouts are enforced (Node's default is every 30 s).
+      connectionsCheckingInterval: 1000,
+    },
     (req, res) => {
       handle(req, res, config, health, counts).catch((err) => {
         warnRateLimited('health-server', `health endpoint failed: ${describeError(err)}`);

@@ -1,0 +1,29 @@
+// `jobwatch monitor`: the registry view as a standalone exporter, for setups
+// where no other process is a view (only workers, or workers on a platform
+// that cannot scrape them). It is the preload's own machinery in a process
+// with no workers: worker_status from the registry, queue depth for --queue,
+// on /metrics (OTEL_METRICS_EXPORTER applies, e.g. otlp to push instead).
+
+import { loadConfig } from '../config.js';
+import { logInfo } from '../log.js';
+import type { CliOptions } from './main.js';
+
+export async function runMonitor(options: CliOptions): Promise<number> {
+  // A monitor has no traces to send.
+  process.env.OTEL_TRACES_EXPORTER ??= 'none';
+  const base = loadConfig();
+  const { startJobwatch } = require('../sdk.js') as typeof import('../sdk.js');
+  startJobwatch({
+    ...base,
+    enabled: true,
+    redisUrl: options.redis,
+    queuePrefix: options.prefix,
+    queues: [...new Set([...base.queues, ...options.queues])],
+    registryView: true,
+    prometheusPort: options.port ?? base.prometheusPort,
+  });
+  logInfo(
+    `monitor: reading the worker registry of ${options.redis} (prefix ${options.prefix}); metrics per OTEL_METRICS_EXPORTER (${base.metricsExporters.join(',')})`,
+  );
+  return -1;
+}

@@ -1,0 +1,69 @@
+// What `check` and `status` read: the registry (through the same view and
+// liveness rule as worker_status) and the depth of the queues involved,
+// narrowed by --worker / --queue / --this-host, as one health report.
+
+import { hostname } from 'node:os';
+import { loadConfig } from '../config.js';
+import { createHealth } from '../health/index.js';
+import type { RegistrySnapshot } from '../health/registry-view.js';
+import { buildReport, type HealthReport } from '../health/report.js';
+import { QueueCountsReader } from '../server/queue-counts.js';
+import type { CliOptions } from './main.js';
+
+export interface HealthRead {
+  report: HealthReport;
+  snapshot: RegistrySnapshot;
+  close(): Promise<void>;
+}
+
+export async function readHealth(options: CliOptions): Promise<HealthRead> {
+  const base = loadConfig();
+  const health = createHealth({
+    ...base,
+    redisUrl: options.redis,
+    queuePrefix: options.prefix,
+    registryView: true,
+    collectTimeoutMs: Math.min(base.collectTimeoutMs, options.timeoutMs),
+  });
+  const snapshot = narrow(await health.view.snapshot(), options);
+  const queues = new Set(options.queues);
+  for (const group of snapshot.workers) if (group.queue) queues.add(group.queue);
+  const counts = new QueueCountsReader({
+    ...base,
+    redisUrl: options.redis,
+    queuePrefix: options.prefix,
+    queues: [...queues],
+    collectCacheMs: 0,
+  });
+  const report = buildReport(snapshot, reachable(snapshot) ? await counts.counts() : {});
+  const selected = options.workers.length > 0 || options.queues.length > 0 || options.thisHost;
+  if (selected && snapshot.workers.length === 0) {
+    report.status = 'unhealthy';
+    report.redis.errors.push('no worker in the registry matches the selection');
+  }
+  return {
+    report,
+    snapshot,
+    close: async () => {
+      await Promise.all([health.stop('cli done'), counts.close()]);
+    },
+  };
+}
+
+function reachable(snapshot: RegistrySnapshot): boolean {
+  return snapshot.redisReachable && snapshot.sources.length > 0;
+}
+
+function narrow(snapshot: RegistrySnapshot, options: CliOptions): RegistrySnapshot {
+  const host = hostname();
+  const workers = snapshot.workers
+    .filter((g) => options.workers.length === 0 || options.workers.includes(g.name))
+    .filter((g) => options.queues.length === 0 || options.queues.includes(g.queue))
+    .flatMap((g) => {
+      if (!options.thisHost) return [g];
+      const instances = g.instances.filter((i) => i.host === host);
+      if (instances.length === 0) return [];
+      return [{ ...g, instances, alive: instances.some((i) => i.verdict.alive) }];
+    });
+  return { ...snapshot, workers, instances: workers.flatMap((g) => g.instances) };
+}
