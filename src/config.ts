@@ -43,6 +43,14 @@ export interface JobwatchConfig {
   processParent: ProcessParentMode;
   /** JOBWATCH_TRACE_REDIS: keep spans of BullMQ's own Redis commands (off: suppressed). */
   traceRedis: boolean;
+  /** JOBWATCH_MAX_CHAIN_DEPTH: jobs enqueued by processors, one after another, that share one trace. */
+  maxChainDepth: number;
+  /** JOBWATCH_CAPTURE_ERROR_MESSAGE: error messages on spans (off: exception type and stack frames only). */
+  captureErrorMessage: boolean;
+  /** JOBWATCH_CAPTURE_JOB_DATA: job data (JSON) as bullmq.job.data on send and process spans. */
+  captureJobData: boolean;
+  /** JOBWATCH_CAPTURE_MAX_BYTES: longest captured job data or error message. */
+  captureMaxBytes: number;
   /** OTEL_METRICS_EXPORTER, defaulting to prometheus (the SDK's own default is otlp). */
   metricsExporters: MetricsExporterName[];
   /** OTEL_EXPORTER_PROMETHEUS_HOST / _PORT */
@@ -196,6 +204,16 @@ export function parseConfig(env: Env): { config: JobwatchConfig; errors: string[
     healthToken: r.optionalString('JOBWATCH_HEALTH_TOKEN'),
     processParent: r.oneOf('JOBWATCH_PROCESS_PARENT', ['auto', 'parent', 'link'] as const, 'auto'),
     traceRedis: r.bool('JOBWATCH_TRACE_REDIS', false),
+    maxChainDepth: r.int('JOBWATCH_MAX_CHAIN_DEPTH', 10, 1, 10_000, 'a whole number of jobs'),
+    captureErrorMessage: r.bool('JOBWATCH_CAPTURE_ERROR_MESSAGE', false),
+    captureJobData: r.bool('JOBWATCH_CAPTURE_JOB_DATA', false),
+    captureMaxBytes: r.int(
+      'JOBWATCH_CAPTURE_MAX_BYTES',
+      1024,
+      1,
+      1024 * 1024,
+      'a whole number of bytes',
+    ),
     metricsExporters: r.listOf(
       'OTEL_METRICS_EXPORTER',
       ['prometheus', 'otlp', 'console', 'none'] as const,

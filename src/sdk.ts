@@ -41,6 +41,10 @@ export function startJobwatch(config: JobwatchConfig): JobwatchRuntime {
   const instrumentation = new BullMQInstrumentation({
     processParent: config.processParent,
     traceRedis: config.traceRedis,
+    maxChainDepth: config.maxChainDepth,
+    captureErrorMessage: config.captureErrorMessage,
+    captureJobData: config.captureJobData,
+    captureMaxBytes: config.captureMaxBytes,
   });
   const shutdown = new Shutdown(SHUTDOWN_TIMEOUT_MS);
   if (otelAlreadyStarted()) {

@@ -27,6 +27,7 @@ import {
 import type { AttemptOutcome, JobLike, WorkerLike } from '../lifecycle.js';
 import { guard, warnRateLimited } from '../log.js';
 import { errorType, processAttributes, spanName } from './attributes.js';
+import { setJobData } from './capture.js';
 import { type Host, hasNativeTelemetry, internalContext } from './host.js';
 import { CHAIN_DEPTH, chainDepth, contextFromMetadata } from './propagation.js';
 import {
@@ -44,6 +45,7 @@ import { recordFailure } from './spans.js';
 
 /** A BullMQ 5/6 Job as the worker wrappers read it. */
 export interface WorkerJob extends JobLike {
+  data?: unknown;
   parent?: { id?: string };
   [ATTEMPT]?: Attempt | undefined;
 }
@@ -137,7 +139,10 @@ function startSpan(host: Host, state: WorkerState, job: WorkerJob, attempt: Atte
     { kind: SpanKind.CONSUMER, attributes: state.attributes, links, root: !valid || link },
     base,
   );
-  if (span.isRecording()) setJobAttributes(span, job);
+  if (span.isRecording()) {
+    setJobAttributes(span, job);
+    setJobData(span, host, job.data);
+  }
   attempt.span = span;
   attempt.processorContext = trace.setSpan(base, span).setValue(CHAIN_DEPTH, link ? 1 : depth);
   attempt.internalContext = internalContext(host, attempt.processorContext);
@@ -209,7 +214,7 @@ function endAttempt(
     } else {
       span.setAttribute(BULLMQ_JOB_OUTCOME, outcome.status);
       span.setAttribute(BULLMQ_JOB_WILL_RETRY, outcome.status === 'retry');
-      recordFailure(span, attempt.error === NO_ERROR ? thrown : attempt.error);
+      recordFailure(span, attempt.error === NO_ERROR ? thrown : attempt.error, host);
     }
     span.end();
   }

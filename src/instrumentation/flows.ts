@@ -109,6 +109,7 @@ class FlowBatch {
       parent,
       node.name,
       node.opts,
+      node.data,
     );
     this.creates.push(create);
     const copy: FlowNode = { ...node, opts: withContext(node.opts, trace.setSpan(parent, create)) };
@@ -181,6 +182,7 @@ export function wrapFlowAdd(host: Host) {
     function add(this: FlowProducerInstance, flow: FlowNode, opts?: unknown) {
       let batch: FlowBatch | undefined;
       return aroundSend(
+        host,
         'flow.add',
         this,
         original,
@@ -201,6 +203,7 @@ export function wrapFlowAddBulk(host: Host) {
       if (!Array.isArray(flows)) return original.call(this, flows);
       let batch: FlowBatch | undefined;
       return aroundSend(
+        host,
         'flow.addBulk',
         this,
         original,

@@ -1,10 +1,11 @@
 import type { Context, Tracer } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
+import type { CaptureSettings } from './capture.js';
 import type { Observers } from './observers.js';
 import type { ProcessParent } from './types.js';
 
 /** What the wrappers need from the instrumentation: read per call, so setConfig and setTracerProvider apply at once. */
-export interface Host {
+export interface Host extends CaptureSettings {
   readonly tracer: Tracer;
   readonly observers: Observers;
   readonly processParent: ProcessParent;

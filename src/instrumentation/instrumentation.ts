@@ -26,6 +26,7 @@ import {
 import type { LifecycleObserver } from '../lifecycle.js';
 import { guard } from '../log.js';
 import { VERSION } from '../version.js';
+import { DEFAULT_CAPTURE_MAX_BYTES } from './capture.js';
 import { wrapCallProcessJob, wrapHandleFailed, wrapProcessJob, wrapRun } from './consumer.js';
 import { wrapFlowAdd, wrapFlowAddBulk } from './flows.js';
 import { wrapClose } from './flush-on-close.js';
@@ -83,6 +84,18 @@ export class BullMQInstrumentation
 
   get traceRedis(): boolean {
     return this._config.traceRedis === true;
+  }
+
+  get captureErrorMessage(): boolean {
+    return this._config.captureErrorMessage === true;
+  }
+
+  get captureJobData(): boolean {
+    return this._config.captureJobData === true;
+  }
+
+  get captureMaxBytes(): number {
+    return this._config.captureMaxBytes ?? DEFAULT_CAPTURE_MAX_BYTES;
   }
 
   protected init() {

@@ -14,6 +14,7 @@ import {
 } from '@opentelemetry/api';
 import { guard } from '../log.js';
 import { operationAttributes, spanName } from './attributes.js';
+import { setJobData } from './capture.js';
 import { type Host, hasNativeTelemetry, internalContext } from './host.js';
 import { withContext } from './propagation.js';
 import {
@@ -98,12 +99,14 @@ export function startSpan(
   parent: Context,
   jobName: string | undefined,
   opts: JobsOptions | undefined,
+  data?: unknown,
 ): Span {
   const span = host.tracer.startSpan(name, { kind: SpanKind.PRODUCER, attributes }, parent);
   if (span.isRecording()) {
     if (typeof jobName === 'string') span.setAttribute(BULLMQ_JOB_NAME, jobName);
     const delay = opts?.delay;
     if (typeof delay === 'number' && delay > 0) span.setAttribute(BULLMQ_JOB_DELAY, delay);
+    setJobData(span, host, data);
   }
   return span;
 }
@@ -115,6 +118,7 @@ export function startSpan(
  * `end` must accept a send without span (native telemetry, or start failed).
  */
 export async function aroundSend<S extends Send, A extends unknown[], R>(
+  host: Host,
   key: string,
   self: unknown,
   original: (...args: A) => Promise<R>,
@@ -131,8 +135,8 @@ export async function aroundSend<S extends Send, A extends unknown[], R>(
       : original.apply(self, sendArgs));
   } catch (err) {
     guard(`${key}.end`, () => {
-      for (const create of send.creates ?? []) endFailed(create, err);
-      endFailed(send.span, err);
+      for (const create of send.creates ?? []) endFailed(create, err, host);
+      endFailed(send.span, err, host);
     });
     throw err;
   }
@@ -144,6 +148,7 @@ export function wrapAdd(host: Host) {
   return (original: (...args: unknown[]) => Promise<unknown>) =>
     function add(this: QueueInstance, name: string, data: unknown, opts?: JobsOptions) {
       return aroundSend(
+        host,
         'queue.add',
         this,
         original,
@@ -158,6 +163,7 @@ export function wrapAdd(host: Host) {
             context.active(),
             name,
             opts,
+            data,
           );
           const ctx = trace.setSpan(context.active(), span);
           return [
@@ -177,6 +183,7 @@ export function wrapAddBulk(host: Host) {
   return (original: (...args: unknown[]) => Promise<unknown>) =>
     function addBulk(this: QueueInstance, jobs: BulkJob[]) {
       return aroundSend(
+        host,
         'queue.addBulk',
         this,
         original,
@@ -206,6 +213,7 @@ export function wrapAddBulk(host: Host) {
               ctx,
               job.name,
               job.opts,
+              job.data,
             );
             creates.push(create);
             if (state.ownTelemetry) return job;
@@ -270,6 +278,7 @@ export function wrapUpsertJobScheduler(host: Host) {
       template?: JobTemplate,
     ) {
       return aroundSend(
+        host,
         'queue.upsertJobScheduler',
         this,
         original,
@@ -286,6 +295,7 @@ export function wrapUpsertJobScheduler(host: Host) {
             active,
             jobName,
             undefined,
+            template?.data,
           );
           span.setAttribute(BULLMQ_JOB_SCHEDULER_ID, String(schedulerId));
           const ctx = trace.setSpan(active, span);

@@ -26,6 +26,8 @@ export const BULLMQ_JOB_WILL_RETRY = 'bullmq.job.will_retry';
 /** completed | retry | failed | deferred (the processor moved the job, e.g. DelayedError). */
 export const BULLMQ_JOB_OUTCOME = 'bullmq.job.outcome';
 export const BULLMQ_WORKER_NAME = 'bullmq.worker.name';
+/** The job's data as JSON, truncated; only with captureJobData (off by default). */
+export const BULLMQ_JOB_DATA = 'bullmq.job.data';
 
 export const SYSTEM_BULLMQ = 'bullmq';
 export const OP_SEND = 'send';

@@ -21,4 +21,10 @@ export interface BullMQInstrumentationConfig extends InstrumentationConfig {
   maxChainDepth?: number;
   /** Keep spans of BullMQ's own Redis commands (e.g. from instrumentation-ioredis). Default false. */
   traceRedis?: boolean;
+  /** Record error messages in exception events and span status. Default false: type and stack frames only. */
+  captureErrorMessage?: boolean;
+  /** Record job data (JSON) as bullmq.job.data on send, create and process spans. Default false. */
+  captureJobData?: boolean;
+  /** Longest captured job data or error message, in UTF-8 bytes. Default 1024. */
+  captureMaxBytes?: number;
 }
