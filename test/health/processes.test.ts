@@ -16,7 +16,14 @@ let redis: RedisServer;
 beforeAll(async () => {
   redis = await RedisServer.start();
 });
-afterEach(() => killAll());
+afterEach(async () => {
+  await killAll();
+  // Each test starts from an empty registry: dead workers of earlier tests stay
+  // there for the retention and would make every later health report 503.
+  const client = redis.client();
+  await client.flushall();
+  client.disconnect();
+});
 afterAll(() => redis.close());
 
 interface Started {
@@ -195,6 +202,35 @@ describe('worker_status across processes', () => {
     const { body } = await queuesReport(view);
     expect(body.workers.cleanup_loop).toMatchObject({ kind: 'task', state: 'hung' });
   });
+});
+
+describe('Redis outage', () => {
+  it('/health/ready is 503 while Redis is down, nothing crashes, and beats resume after', async () => {
+    const view = await start('view-app.cjs', { QUEUE: 'outage' });
+    const worker = await start('worker-app.cjs', { WORKERS: 'outage' });
+    await statusBecomes(view, 'outage', 1);
+    await redis.stop(); // its data is gone too: the registry must be rebuilt by new beats
+    try {
+      await waitFor(async () => {
+        const res = await fetch(`http://127.0.0.1:${view.healthPort}/health/ready`);
+        return res.status === 503;
+      });
+      await new Promise((r) => setTimeout(r, 4 * INTERVAL));
+      expect(view.proc.running && worker.proc.running).toBe(true);
+    } finally {
+      await redis.resume();
+    }
+    await waitFor(
+      async () => (await fetch(`http://127.0.0.1:${view.healthPort}/health/ready`)).status === 200,
+      { timeoutMs: 20_000, what: 'ready again' },
+    );
+    await statusBecomes(view, 'outage', 1, 20_000);
+    const client = redis.client();
+    const ids = await client.zrange('bull:jobwatch:instances', 0, -1);
+    client.disconnect();
+    expect(ids.length).toBeGreaterThan(0);
+    expect(view.proc.running && worker.proc.running).toBe(true);
+  }, 60_000);
 });
 
 describe('clock skew (Redis TIME decides, not the hosts)', () => {

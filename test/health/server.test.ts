@@ -5,7 +5,7 @@ import { Queue, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.js';
 import { createHealth, type Health, healthObserver } from '../../src/health/index.js';
-import type { WorkerLike } from '../../src/lifecycle.js';
+import type { QueueUserLike, WorkerLike } from '../../src/lifecycle.js';
 import { bearerMatches, startHealthServer } from '../../src/server/health-server.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis.js';
@@ -34,7 +34,7 @@ beforeAll(async () => {
   queue = new Queue('secret-queue-name', { connection: redis.connection });
   worker = new Worker('secret-queue-name', async () => 'ok', { connection: redis.connection });
   const observer = healthObserver(health);
-  observer.queueUsed?.(queue, 'queue');
+  observer.queueUsed?.(queue as unknown as QueueUserLike, 'queue');
   observer.workerStarted?.(worker as unknown as WorkerLike);
   await queue.add('a', {});
   await queue.add('b', {}, { delay: 60_000 });
@@ -51,7 +51,12 @@ const get = (path: string, headers: Record<string, string> = {}) => fetch(base +
 
 describe('health endpoints', () => {
   it('/health/queues: 401 without or with a wrong token, and nothing leaks', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: TOKEN }]) {
+    const attempts: Record<string, string>[] = [
+      {},
+      { authorization: 'Bearer wrong' },
+      { authorization: TOKEN },
+    ];
+    for (const headers of attempts) {
       const res = await get('/health/queues', headers);
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe('Bearer');

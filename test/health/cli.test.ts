@@ -1,0 +1,176 @@
+// The `jobwatch` CLI as a user runs it (node dist/cli/main.js), against real
+// worker processes started with the preload. Needs `npm run build`.
+import { createServer, type Server } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { killAll, type NodeProcess, spawnNode } from '../helpers/node-process.js';
+import { freePort, waitFor } from '../helpers/ports.js';
+import { RedisServer } from '../helpers/redis.js';
+import { scrape } from '../metrics/scrape.js';
+
+const INTERVAL = 300;
+let redis: RedisServer;
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+});
+afterEach(async () => {
+  await killAll();
+  // Each test starts from an empty registry: dead workers of earlier tests stay
+  // there for the retention and would make every later health report 503.
+  const client = redis.client();
+  await client.flushall();
+  client.disconnect();
+});
+afterAll(() => redis.close());
+
+async function workerProcess(queues: string, env: Record<string, string> = {}) {
+  const proc = spawnNode(
+    ['--require', 'jobwatch/register', './test/health/fixtures/worker-app.cjs'],
+    {
+      REDIS_URL: redis.url,
+      WORKERS: queues,
+      OTEL_TRACES_EXPORTER: 'none',
+      OTEL_METRICS_EXPORTER: 'none',
+      JOBWATCH_HEARTBEAT_INTERVAL_MS: String(INTERVAL),
+      ...env,
+    },
+  );
+  await waitFor(() => proc.stdout.includes('ready') || !proc.running, { what: 'worker ready' });
+  return proc;
+}
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  const proc = spawnNode(['dist/cli/main.js', ...args], { JOBWATCH_REDIS_URL: '', ...env });
+  const started = performance.now();
+  const { code } = await proc.exited;
+  return { code, stdout: proc.stdout, stderr: proc.stderr, ms: performance.now() - started };
+}
+
+function checkJson(out: string) {
+  return JSON.parse(out) as any;
+}
+
+describe('jobwatch check', () => {
+  it('exits 0 for a live worker, 1 once it is dead', async () => {
+    const proc = await workerProcess('cli-q:cli-worker');
+    const healthy = await waitFor(async () => {
+      const r = await cli(['check', '--redis', redis.url, '--worker', 'cli-worker']);
+      return r.code === 0 ? r : undefined;
+    });
+    expect(checkJson(healthy.stdout)).toMatchObject({
+      status: 'healthy',
+      workers: { 'cli-worker': { alive: true, queue: 'cli-q', pid: proc.pid } },
+      queues: { 'cli-q': { waiting: 0 } },
+    });
+    proc.child.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 3 * INTERVAL + 100));
+    const unhealthy = await cli(['check', '--redis', redis.url, '--worker', 'cli-worker']);
+    expect(unhealthy.code).toBe(1);
+    expect(checkJson(unhealthy.stdout).workers['cli-worker']).toMatchObject({ state: 'dead' });
+  });
+
+  it('exits 1 for a worker the registry does not know', async () => {
+    const r = await cli(['check', '--redis', redis.url, '--worker', 'nobody']);
+    expect(r.code).toBe(1);
+  });
+
+  it('exits 1 within its timeout when Redis accepts connections but never answers', async () => {
+    const sockets: import('node:net').Socket[] = [];
+    const silent: Server = createServer((s) => sockets.push(s));
+    const port = await freePort();
+    await new Promise<void>((r) => silent.listen(port, '127.0.0.1', r));
+    try {
+      const r = await cli(['check', '--redis', `redis://127.0.0.1:${port}`, '--timeout', '1500']);
+      expect(r.code).toBe(1);
+      expect(checkJson(r.stdout).status).toBe('unhealthy');
+      expect(r.ms).toBeLessThan(10_000); // bounded (node start-up included)
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+  });
+
+  it('--url asks a process health endpoint, with its token', async () => {
+    const healthPort = await freePort();
+    await workerProcess('cli-url', {
+      JOBWATCH_HEALTH_PORT: String(healthPort),
+      JOBWATCH_HEALTH_TOKEN: 'tok',
+    });
+    const url = `http://127.0.0.1:${healthPort}/health/queues`;
+    const ok = await waitFor(async () => {
+      const r = await cli(['check', '--url', url, '--token', 'tok']);
+      return r.code === 0 ? r : undefined;
+    });
+    expect(checkJson(ok.stdout).workers['cli-url'].alive).toBe(true);
+    // JOBWATCH_HEALTH_PORT / _TOKEN in the environment make it the default (a container's HEALTHCHECK).
+    const byEnv = await cli(['check'], {
+      JOBWATCH_HEALTH_PORT: String(healthPort),
+      JOBWATCH_HEALTH_TOKEN: 'tok',
+    });
+    expect(byEnv.code).toBe(0);
+    expect((await cli(['check', '--url', url, '--token', 'wrong'])).code).toBe(1);
+  });
+});
+
+describe('jobwatch status', () => {
+  it('prints a table of workers and queues, and the same data with --json', async () => {
+    const proc = await workerProcess('st-a,st-b:mailer');
+    await waitFor(
+      async () => (await cli(['check', '--redis', redis.url, '--worker', 'mailer'])).code === 0,
+    );
+    const table = await cli(['status', '--redis', redis.url]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^WORKERS$/m);
+    expect(table.stdout).toMatch(
+      new RegExp(`^mailer\\s+st-b\\s+1\\s+running\\s+.*\\s${proc.pid}\\b`, 'm'),
+    );
+    expect(table.stdout).toMatch(/^st-a\s+st-a\s+1\s+running/m);
+    expect(table.stdout).toMatch(/^QUEUES$/m);
+    expect(table.stdout).toMatch(/^st-b\s+0\s+0/m);
+    const json = await cli(['status', '--redis', redis.url, '--json']);
+    expect(checkJson(json.stdout).workers.mailer).toMatchObject({ alive: true, queue: 'st-b' });
+  });
+
+  it('prints usage for --help and exits 2 on an unknown command', async () => {
+    const help = await cli(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Usage: jobwatch <command>/);
+    expect((await cli(['nope'])).code).toBe(2);
+  });
+});
+
+describe('jobwatch monitor', () => {
+  it('exports worker_status from the registry on its own /metrics', async () => {
+    const port = await freePort();
+    const monitor: NodeProcess = spawnNode(
+      [
+        'dist/cli/main.js',
+        'monitor',
+        '--redis',
+        redis.url,
+        '--port',
+        String(port),
+        '--queue',
+        'mon',
+      ],
+      { JOBWATCH_HEARTBEAT_INTERVAL_MS: String(INTERVAL) },
+    );
+    const worker = await workerProcess('mon');
+    const statusOf = async () => {
+      const { samples } = await scrape(`http://127.0.0.1:${port}/metrics`);
+      return samples.find(
+        (s) => s.name === 'worker_status' && s.labels.bullmq_worker_name === 'mon',
+      )?.value;
+    };
+    await waitFor(async () => (await statusOf()) === 1, { what: 'monitor sees the worker' });
+    worker.child.kill('SIGKILL');
+    await waitFor(async () => (await statusOf()) === 0, { what: 'monitor reports 0' });
+    const { samples } = await scrape(`http://127.0.0.1:${port}/metrics`);
+    expect(
+      samples.some(
+        (s) => s.name === 'bullmq_queue_jobs' && s.labels.messaging_destination_name === 'mon',
+      ),
+    ).toBe(true);
+    expect(monitor.running).toBe(true);
+  });
+});
