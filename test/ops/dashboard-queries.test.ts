@@ -28,13 +28,13 @@ let traffic: NodeJS.Timeout;
 beforeAll(async () => {
   stack = await DemoStack.start({ ruleFiles: [shippedRules] });
   traffic = setInterval(() => stack.postOrders(3).catch(() => {}), 250);
-  // Two scrapes after jobs ran, so that rate() has something to say.
-  await waitFor(
-    async () =>
-      (await stack.prometheus.query('sum(rate(messaging_process_duration_seconds_count[10s])) > 0'))
-        .length > 0,
-    { timeoutMs: 45_000, what: `processed jobs in Prometheus (${stack.log()})` },
-  );
+  // Two scrapes of both processes after jobs ran, so that rate() has something to say.
+  const bothRates =
+    '(sum(rate(messaging_process_duration_seconds_count[10s])) > 0) and (sum(rate(messaging_client_sent_messages_total[10s])) > 0)';
+  await waitFor(async () => (await stack.prometheus.query(bothRates)).length > 0, {
+    timeoutMs: 45_000,
+    what: `processed jobs in Prometheus (${stack.log()})`,
+  });
 }, 90_000);
 
 afterAll(async () => {
