@@ -1,11 +1,16 @@
 // `node --import jobwatch/register app.mjs`: the ESM form of the preload. ES
-// modules are hooked through a loader registered before the app's own imports
-// run; the rest is the CommonJS preload, so both forms share one jobwatch.
+// modules are hooked through import-in-the-middle's loader, registered before
+// the app's own imports run. The loader wraps only the modules an enabled
+// instrumentation asks for (bullmq, http, …), not every module of the app.
+// The rest is the CommonJS preload, so both forms share one jobwatch.
 
 import { register } from 'node:module';
+import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { loadConfig } from './config.js';
 
 if (loadConfig().enabled) {
-  register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+  const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
+  register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
+  await import('./register.js');
+  await waitForAllMessagesAcknowledged();
 }
-await import('./register.js');
