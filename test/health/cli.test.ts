@@ -1,33 +1,20 @@
 // The `jobwatch` CLI as a user runs it (node dist/cli/main.js), against real
 // worker processes started with the preload. Needs `npm run build`.
 import { createServer, type Server } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, type NodeProcess, spawnNode } from '../helpers/node-process.js';
+import { describe, expect, it } from 'vitest';
+import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
-import { RedisServer } from '../helpers/redis.js';
 import { scrape } from '../metrics/scrape.js';
+import { redisPerFile } from './redis-per-file.js';
 
 const INTERVAL = 300;
-let redis: RedisServer;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-afterEach(async () => {
-  await killAll();
-  // Each test starts from an empty registry: dead workers of earlier tests stay
-  // there for the retention and would make every later health report 503.
-  const client = redis.client();
-  await client.flushall();
-  client.disconnect();
-});
-afterAll(() => redis.close());
+const redis = redisPerFile();
 
 async function workerProcess(queues: string, env: Record<string, string> = {}) {
   const proc = spawnNode(
     ['--require', 'jobwatch/register', './test/health/fixtures/worker-app.cjs'],
     {
-      REDIS_URL: redis.url,
+      REDIS_URL: redis.server.url,
       WORKERS: queues,
       OTEL_TRACES_EXPORTER: 'none',
       OTEL_METRICS_EXPORTER: 'none',
@@ -54,7 +41,7 @@ describe('jobwatch check', () => {
   it('exits 0 for a live worker, 1 once it is dead', async () => {
     const proc = await workerProcess('cli-q:cli-worker');
     const healthy = await waitFor(async () => {
-      const r = await cli(['check', '--redis', redis.url, '--worker', 'cli-worker']);
+      const r = await cli(['check', '--redis', redis.server.url, '--worker', 'cli-worker']);
       return r.code === 0 ? r : undefined;
     });
     expect(checkJson(healthy.stdout)).toMatchObject({
@@ -64,13 +51,13 @@ describe('jobwatch check', () => {
     });
     proc.child.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 3 * INTERVAL + 100));
-    const unhealthy = await cli(['check', '--redis', redis.url, '--worker', 'cli-worker']);
+    const unhealthy = await cli(['check', '--redis', redis.server.url, '--worker', 'cli-worker']);
     expect(unhealthy.code).toBe(1);
     expect(checkJson(unhealthy.stdout).workers['cli-worker']).toMatchObject({ state: 'dead' });
   });
 
   it('exits 1 for a worker the registry does not know', async () => {
-    const r = await cli(['check', '--redis', redis.url, '--worker', 'nobody']);
+    const r = await cli(['check', '--redis', redis.server.url, '--worker', 'nobody']);
     expect(r.code).toBe(1);
   });
 
@@ -116,9 +103,10 @@ describe('jobwatch status', () => {
   it('prints a table of workers and queues, and the same data with --json', async () => {
     const proc = await workerProcess('st-a,st-b:mailer');
     await waitFor(
-      async () => (await cli(['check', '--redis', redis.url, '--worker', 'mailer'])).code === 0,
+      async () =>
+        (await cli(['check', '--redis', redis.server.url, '--worker', 'mailer'])).code === 0,
     );
-    const table = await cli(['status', '--redis', redis.url]);
+    const table = await cli(['status', '--redis', redis.server.url]);
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^WORKERS$/m);
     expect(table.stdout).toMatch(
@@ -127,7 +115,7 @@ describe('jobwatch status', () => {
     expect(table.stdout).toMatch(/^st-a\s+st-a\s+1\s+running/m);
     expect(table.stdout).toMatch(/^QUEUES$/m);
     expect(table.stdout).toMatch(/^st-b\s+0\s+0/m);
-    const json = await cli(['status', '--redis', redis.url, '--json']);
+    const json = await cli(['status', '--redis', redis.server.url, '--json']);
     expect(checkJson(json.stdout).workers.mailer).toMatchObject({ alive: true, queue: 'st-b' });
   });
 
@@ -147,7 +135,7 @@ describe('jobwatch monitor', () => {
         'dist/cli/main.js',
         'monitor',
         '--redis',
-        redis.url,
+        redis.server.url,
         '--port',
         String(port),
         '--queue',

@@ -2,29 +2,16 @@
 // workers die, freeze, hang and stop; another process's /metrics and health
 // endpoints must say so. Needs `npm run build` (the preload runs from dist/).
 import { Queue } from 'bullmq';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MISSED_BEATS_FOR_DEAD } from '../../src/health/registry-keys.js';
-import { killAll, type NodeProcess, spawnNode } from '../helpers/node-process.js';
+import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
-import { RedisServer } from '../helpers/redis.js';
 import { scrape } from '../metrics/scrape.js';
+import { redisPerFile } from './redis-per-file.js';
 
 const INTERVAL = 500;
 const FIXTURES = './test/health/fixtures';
-let redis: RedisServer;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-afterEach(async () => {
-  await killAll();
-  // Each test starts from an empty registry: dead workers of earlier tests stay
-  // there for the retention and would make every later health report 503.
-  const client = redis.client();
-  await client.flushall();
-  client.disconnect();
-});
-afterAll(() => redis.close());
+const redis = redisPerFile();
 
 interface Started {
   proc: NodeProcess;
@@ -47,7 +34,7 @@ async function start(
       `${FIXTURES}/${app}`,
     ],
     {
-      REDIS_URL: redis.url,
+      REDIS_URL: redis.server.url,
       OTEL_TRACES_EXPORTER: 'none',
       OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
       JOBWATCH_HEALTH_PORT: String(healthPort),
@@ -148,7 +135,7 @@ describe('worker_status across processes', () => {
     const view = await start('view-app.cjs', { QUEUE: 'busy' });
     await start('worker-app.cjs', { WORKERS: 'busy' });
     await statusBecomes(view, 'busy', 1);
-    const queue = new Queue('busy', { connection: redis.connection });
+    const queue = new Queue('busy', { connection: redis.server.connection });
     await queue.add('busy', { ms: 6 * INTERVAL });
     await statusBecomes(view, 'busy', 0);
     await statusBecomes(view, 'busy', 1);
@@ -161,7 +148,7 @@ describe('worker_status across processes', () => {
     const view = await start('view-app.cjs', { QUEUE: 'stuck' });
     await start('worker-app.cjs', { WORKERS: 'stuck', JOBWATCH_STUCK_JOB_MS: '1500' });
     await statusBecomes(view, 'stuck', 1);
-    const queue = new Queue('stuck', { connection: redis.connection });
+    const queue = new Queue('stuck', { connection: redis.server.connection });
     await queue.add('stuck', {});
     await statusBecomes(view, 'stuck', 0);
     const { body } = await queuesReport(view);
@@ -204,12 +191,37 @@ describe('worker_status across processes', () => {
   });
 });
 
+describe('cost', () => {
+  it('adds no Redis command per job: one EVALSHA per worker per beat', async () => {
+    await start('worker-app.cjs', { WORKERS: 'cost' });
+    const queue = new Queue('cost', { connection: redis.server.connection });
+    const monitorClient = redis.server.client();
+    const monitor = await monitorClient.monitor();
+    const ours: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua' && args.some((a) => a.includes(':jobwatch:'))) ours.push(args);
+    });
+    const t0 = performance.now();
+    await queue.addBulk(Array.from({ length: 300 }, (_, i) => ({ name: 'n', data: { i } })));
+    await waitFor(async () => (await queue.getJobCounts('completed')).completed === 300, {
+      timeoutMs: 30_000,
+    });
+    const beats = (performance.now() - t0) / INTERVAL;
+    monitor.disconnect();
+    monitorClient.disconnect();
+    await queue.close();
+    expect(ours.every((args) => args[0]!.toLowerCase() === 'evalsha')).toBe(true);
+    expect(ours.length).toBeLessThanOrEqual(Math.ceil(beats) + 1);
+    console.log(`300 jobs in ${Math.round(beats * INTERVAL)} ms: ${ours.length} jobwatch commands`);
+  });
+});
+
 describe('Redis outage', () => {
   it('/health/ready is 503 while Redis is down, nothing crashes, and beats resume after', async () => {
     const view = await start('view-app.cjs', { QUEUE: 'outage' });
     const worker = await start('worker-app.cjs', { WORKERS: 'outage' });
     await statusBecomes(view, 'outage', 1);
-    await redis.stop(); // its data is gone too: the registry must be rebuilt by new beats
+    await redis.server.stop(); // its data is gone too: the registry must be rebuilt by new beats
     try {
       await waitFor(async () => {
         const res = await fetch(`http://127.0.0.1:${view.healthPort}/health/ready`);
@@ -218,15 +230,15 @@ describe('Redis outage', () => {
       await new Promise((r) => setTimeout(r, 4 * INTERVAL));
       expect(view.proc.running && worker.proc.running).toBe(true);
     } finally {
-      await redis.resume();
+      await redis.server.resume();
     }
     await waitFor(
       async () => (await fetch(`http://127.0.0.1:${view.healthPort}/health/ready`)).status === 200,
       { timeoutMs: 20_000, what: 'ready again' },
     );
     await statusBecomes(view, 'outage', 1, 20_000);
-    const client = redis.client();
-    const ids = await client.zrange('bull:jobwatch:instances', 0, -1);
+    const client = redis.server.client();
+    const ids = await client.zrange('bull:jobwatch:instances', '0', '-1');
     client.disconnect();
     expect(ids.length).toBeGreaterThan(0);
     expect(view.proc.running && worker.proc.running).toBe(true);
