@@ -5,11 +5,12 @@
 import type { Meter } from '@opentelemetry/api';
 import type { JobwatchConfig } from '../config.js';
 import type { LifecycleObserver } from '../lifecycle.js';
-import { guard } from '../log.js';
+import { guard, logInfo } from '../log.js';
 import { type HealthServer, startHealthServer } from '../server/health-server.js';
 import { Connections } from './connections.js';
 import { registerWorkerGauges } from './gauges.js';
 import { HeartbeatWriter } from './heartbeat.js';
+import { effectiveRetentionMs, MIN_ZERO_VISIBLE_MS } from './registry-keys.js';
 import { RegistryView } from './registry-view.js';
 import { setTaskHost } from './watch.js';
 
@@ -35,7 +36,7 @@ export function createHealth(config: JobwatchConfig): Health {
     {
       intervalMs: config.heartbeatIntervalMs,
       stuckJobMs: config.stuckJobMs,
-      retentionMs: config.registryRetentionMs,
+      retentionMs: retention(config),
       timeoutMs: Math.max(config.collectTimeoutMs, 2000),
     },
     connections,
@@ -61,6 +62,16 @@ export function createHealth(config: JobwatchConfig): Health {
     },
   };
   return health;
+}
+
+function retention(config: JobwatchConfig): number {
+  const ms = effectiveRetentionMs(config.registryRetentionMs, config.heartbeatIntervalMs);
+  if (ms > config.registryRetentionMs) {
+    logInfo(
+      `JOBWATCH_REGISTRY_RETENTION_MS=${config.registryRetentionMs} is raised to ${ms}: a dead worker's 0 stays exported at least ${MIN_ZERO_VISIBLE_MS / 60_000} min, so down alerts can fire`,
+    );
+  }
+  return ms;
 }
 
 export function healthObserver(health: Health): LifecycleObserver {

@@ -17,6 +17,18 @@ export const MISSED_BEATS_FOR_DEAD = 3;
 /** A watched loop is hung once this many of its own intervals pass without `beat()`. */
 export const MISSED_TASK_BEATS_FOR_HUNG = 3;
 
+/**
+ * A dead worker's 0 must stay exported long enough for a `for: 5m` alert to
+ * fire with margin (celery-exporter purges a dead worker so soon after
+ * detecting it that its down alert can barely fire). Shorter retentions are
+ * raised to this much past the detection.
+ */
+export const MIN_ZERO_VISIBLE_MS = 10 * 60_000;
+
+export function effectiveRetentionMs(configuredMs: number, intervalMs: number): number {
+  return Math.max(configuredMs, MISSED_BEATS_FOR_DEAD * intervalMs + MIN_ZERO_VISIBLE_MS);
+}
+
 /** Upper bound on instances read per prefix and collection, so one read stays cheap. */
 export const MAX_INSTANCES_PER_PREFIX = 1000;
 

@@ -177,6 +177,17 @@ describe('worker registry', () => {
     expect((await group(view, 'reg-other'))?.alive).toBe(true);
   });
 
+  it('keeps a dead worker for at least 10 min past detection, even with a 1 min retention', async () => {
+    const writer = health({ JOBWATCH_REGISTRY_RETENTION_MS: '60000' });
+    const w = worker('reg-short');
+    healthObserver(writer).workerStarted?.(w as unknown as WorkerLike);
+    await waitFor(async () => (await group(health(), 'reg-short'))?.alive);
+    const client = redis.client();
+    const ttl = await client.pttl(instanceKey('bull', w.id));
+    client.disconnect();
+    expect(ttl).toBeGreaterThan(10 * 60_000);
+  });
+
   it('purges entries older than the retention', async () => {
     const client = redis.client();
     const [seconds] = await client.time();
