@@ -1,6 +1,6 @@
 // Where the benchmark runs, and how its processes share the cores.
 import { availableParallelism, cpus } from 'node:os';
-import { canPin } from './processes.mjs';
+import { processPlacement } from './processes.mjs';
 
 // Node on core 0, redis-server (and the orchestrator) on core 1.
 export const CORES = { node: 0, redis: 1 };
@@ -13,9 +13,11 @@ export function machine(redisVersion) {
 }
 
 export function pinning() {
-  return canPin()
-    ? `node pinned to core ${CORES.node}, redis-server to core ${CORES.redis} (taskset).`
-    : 'No taskset pinning (taskset unavailable).';
+  const { pin, nice } = processPlacement();
+  const where = pin
+    ? `node pinned to core ${CORES.node}, redis-server to core ${CORES.redis} (taskset)`
+    : 'no core pinning (taskset unavailable)';
+  return `${where}${nice ? ', both at nice -10' : ''}.`;
 }
 
 export function commandLine() {

@@ -6,10 +6,10 @@ export const FULL = {
   jobs: 20000,
   chunk: 500, // jobs per addBulk
   concurrency: 50,
-  addWarmup: 500,
-  adds: 2000,
-  pickupWarmup: 100,
-  pickups: 400,
+  addWarmup: 300,
+  adds: 1500,
+  pickupWarmup: 50,
+  pickups: 300,
 };
 
 /** Every mode once, a few hundred jobs: CI's check that the benchmark still runs. */
