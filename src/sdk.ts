@@ -1,6 +1,8 @@
 // Starting jobwatch in a process: either a whole OpenTelemetry NodeSDK, or,
 // when the app already started one, only jobwatch's parts joined to it.
 
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { type Meter, metrics, trace } from '@opentelemetry/api';
 import { setGlobalErrorHandler } from '@opentelemetry/core';
 import { type Instrumentation, registerInstrumentations } from '@opentelemetry/instrumentation';
@@ -9,7 +11,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { JobwatchConfig } from './config.js';
 import { startHealth } from './health/index.js';
 import { BullMQInstrumentation } from './instrumentation/instrumentation.js';
-import { describeError, warnRateLimited } from './log.js';
+import { describeError, guard, warnRateLimited } from './log.js';
 import { createMetricReaders, startMetrics } from './metrics/index.js';
 import { Shutdown } from './shutdown.js';
 import { VERSION } from './version.js';
@@ -37,7 +39,41 @@ function otelAlreadyStarted(): boolean {
   return globals?.trace !== undefined;
 }
 
+// With @opentelemetry/auto-instrumentations-node, one SDK serves both, and it
+// is the same in either order of the preloads:
+//   --require @opentelemetry/auto-instrumentations-node/register --require jobwatch/register
+//     its SDK starts first; jobwatch finds it and adds only BullMQ's instrumentation;
+//   --require jobwatch/register --require @opentelemetry/auto-instrumentations-node/register
+//     jobwatch loads that register itself before deciding, so it starts first
+//     here too; Node's module cache makes the later preload a no-op.
+// Either way its providers, exporters (OTEL_* variables; metrics default to
+// OTLP there) and HTTP/ioredis instrumentations serve the app; jobwatch adds
+// BullMQ spans, its metrics and worker health, and BullMQ's own Redis
+// commands stay suppressed. (Only the --require form is loaded early: an
+// `--import` of the register is an ES module jobwatch cannot run ahead of time.)
+const AUTO_REGISTER = '@opentelemetry/auto-instrumentations-node/register';
+
+/** The `--require` preloads of this process (command line and NODE_OPTIONS). */
+function requiredPreloads(): string[] {
+  const args = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  const preloads: string[] = [];
+  args.forEach((arg, i) => {
+    if (arg === '--require' || arg === '-r') preloads.push(args[i + 1] ?? '');
+    else if (arg.startsWith('--require=')) preloads.push(arg.slice('--require='.length));
+  });
+  return preloads;
+}
+
+/** Runs the auto-instrumentations' register now if it is a later preload, resolved as Node resolves preloads. */
+function startAutoInstrumentationsFirst(): void {
+  if (otelAlreadyStarted() || !requiredPreloads().includes(AUTO_REGISTER)) return;
+  guard('auto-instrumentations register', () =>
+    createRequire(join(process.cwd(), 'preload.js'))(AUTO_REGISTER),
+  );
+}
+
 export function startJobwatch(config: JobwatchConfig): JobwatchRuntime {
+  startAutoInstrumentationsFirst();
   const instrumentation = new BullMQInstrumentation({
     processParent: config.processParent,
     traceRedis: config.traceRedis,

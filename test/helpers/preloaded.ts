@@ -1,0 +1,88 @@
+// For test files that run preloaded apps as real processes: the file's own
+// redis-server and OTLP receiver (examples/otlp-receiver.mjs), the environment
+// that makes an app export to it quickly, and the receiver's span shape.
+import { afterAll, afterEach, beforeAll } from 'vitest';
+// @ts-expect-error: plain ESM JavaScript shared with the demo, no type declarations
+import { startOtlpReceiver } from '../../examples/otlp-receiver.mjs';
+import { killAll } from './node-process.js';
+import { freePort, waitFor } from './ports.js';
+import { RedisServer } from './redis.js';
+
+export interface ReceivedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  kind: number;
+  attributes: Record<string, unknown>;
+  events: { name: string; attributes: Record<string, unknown> }[];
+  status: { code: number; message: string };
+  resource: Record<string, unknown>;
+  scope: string;
+}
+
+export interface ReceivedMetric {
+  name: string;
+  points: { attributes: Record<string, unknown>; value: number }[];
+}
+
+export interface Receiver {
+  url: string;
+  spans: ReceivedSpan[];
+  metrics: ReceivedMetric[];
+  close(): Promise<void>;
+}
+
+export const SPAN_KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3, PRODUCER: 4, CONSUMER: 5 } as const;
+
+export interface PreloadedSetup {
+  redis: RedisServer;
+  receiver: Receiver;
+  /** Environment for a preloaded app: this file's Redis (REDIS_URL), fast export to the receiver, free ports. */
+  env(extra?: Record<string, string>): Promise<Record<string, string>>;
+  /** Waits for the spans of one trace until `done` says they are complete. */
+  trace(traceId: string, done: (spans: ReceivedSpan[]) => boolean): Promise<ReceivedSpan[]>;
+}
+
+/** Starts Redis and the receiver for this test file; after each test, kills its processes and empties the receiver. */
+export function usePreloadedSetup(): PreloadedSetup {
+  const setup: PreloadedSetup = {
+    redis: undefined!, // set in beforeAll
+    receiver: undefined!,
+    async env(extra: Record<string, string> = {}) {
+      return {
+        REDIS_URL: setup.redis.url,
+        OTEL_EXPORTER_OTLP_ENDPOINT: setup.receiver.url,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+        OTEL_METRIC_EXPORT_INTERVAL: '500',
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()),
+        JOBWATCH_HEARTBEAT_INTERVAL_MS: '500',
+        ...extra,
+      };
+    },
+    trace(traceId: string, done: (spans: ReceivedSpan[]) => boolean) {
+      return waitFor(
+        () => {
+          const spans = setup.receiver.spans.filter((s) => s.traceId === traceId);
+          return done(spans) ? spans : undefined;
+        },
+        { what: `the spans of trace ${traceId}`, timeoutMs: 20_000 },
+      );
+    },
+  };
+  beforeAll(async () => {
+    setup.redis = await RedisServer.start();
+    setup.receiver = await startOtlpReceiver();
+  });
+  afterEach(async () => {
+    await killAll();
+    setup.receiver.spans.length = 0;
+    setup.receiver.metrics.length = 0;
+  });
+  afterAll(async () => {
+    await killAll();
+    await setup.receiver?.close();
+    await setup.redis?.close();
+  });
+  return setup;
+}
