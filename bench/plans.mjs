@@ -28,7 +28,7 @@ export const SMOKE = {
 export const SOAK = {
   soakJobs: 200_000,
   sampleEvery: 10_000,
-  warmupJobs: 20_000,
+  warmupJobs: 40_000, // RSS settles (V8 and malloc arenas grow to their working size) by about here
   chunk: 500,
   concurrency: 50,
 };

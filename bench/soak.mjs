@@ -31,11 +31,11 @@ function markdown(runs, meta) {
     '',
     `Command: \`${meta.command}\`  `,
     `Machine: ${meta.machine}  `,
-    `${plan.soakJobs} jobs, Worker concurrency ${plan.concurrency}; 5% of jobs fail once and are retried, 1% fail for good; ` +
+    `${plan.soakJobs} jobs, Worker concurrency ${plan.concurrency}; 5% of jobs fail once and are retried, 1% fail for good, and every 10,000th blocks the event loop past its 1 s lock so that it and the jobs running beside it stall; ` +
       `memory sampled after a full GC every ${plan.sampleEvery} jobs; growth measured from ${plan.warmupJobs} jobs on. ${meta.pinning}`,
     '',
-    '| mode | RSS growth MB | peak RSS above warm-up MB | heap growth MB | jobs finished | spans | verdict |',
-    '|---|---:|---:|---:|---:|---:|---|',
+    '| mode | RSS growth MB | peak RSS above warm-up MB | heap growth MB | jobs finished | failed attempts | stalls | spans | verdict |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const r of runs) {
     if (r.failure) {
@@ -48,7 +48,8 @@ function markdown(runs, meta) {
     const flat = g.rssMB < LIMIT_MB && r.result.finished >= r.result.expected;
     lines.push(
       `| ${r.mode.label} | ${g.rssMB.toFixed(1)} | ${g.peakRssMB.toFixed(1)} | ${g.heapMB.toFixed(1)} | ` +
-        `${r.result.finished}/${r.result.expected} | ${r.result.spans?.total ?? 0} | ${flat ? `flat (< ${LIMIT_MB} MB)` : 'GROWS'} |`,
+        `${r.result.finished}/${r.result.expected} | ${r.result.counts.failedAttempts} | ${r.result.counts.stalled} | ` +
+        `${r.result.spans?.total ?? 0} | ${flat ? `flat (< ${LIMIT_MB} MB)` : 'GROWS'} |`,
     );
   }
   lines.push(
