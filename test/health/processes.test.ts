@@ -239,8 +239,12 @@ describe('Redis outage', () => {
     await statusBecomes(view, 'outage', 1, 20_000);
     const client = redis.server.client();
     const ids = await client.zrange('bull:jobwatch:instances', '0', '-1');
+    const keys = await client.keys('*');
     client.disconnect();
-    expect(ids.length).toBeGreaterThan(0);
+    expect(
+      ids.length,
+      JSON.stringify({ keys, report: (await queuesReport(view)).body }),
+    ).toBeGreaterThan(0);
     expect(view.proc.running && worker.proc.running).toBe(true);
   }, 60_000);
 });
