@@ -3,10 +3,12 @@
 
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { type Meter, metrics, trace } from '@opentelemetry/api';
 import { setGlobalErrorHandler } from '@opentelemetry/core';
 import { type Instrumentation, registerInstrumentations } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import type { IMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { JobwatchConfig } from './config.js';
 import { startHealth } from './health/index.js';
@@ -72,6 +74,20 @@ function startAutoInstrumentationsFirst(): void {
   );
 }
 
+/**
+ * A BullMQ sandbox: the child process (BullMQ's main.js) or worker thread
+ * that runs a processor file. It inherits the preload, and only traces: the
+ * metrics port, heartbeats and health belong to the parent that owns the
+ * Worker. Any other worker thread is treated the same way (one /metrics port
+ * per process, not per thread).
+ */
+function inSandbox(): boolean {
+  return (
+    !isMainThread ||
+    /[\\/]bullmq[\\/]dist[\\/](cjs|esm)[\\/]classes[\\/]main\.js$/.test(process.argv[1] ?? '')
+  );
+}
+
 export function startJobwatch(config: JobwatchConfig): JobwatchRuntime {
   startAutoInstrumentationsFirst();
   const instrumentation = new BullMQInstrumentation({
@@ -83,18 +99,22 @@ export function startJobwatch(config: JobwatchConfig): JobwatchRuntime {
     captureMaxBytes: config.captureMaxBytes,
   });
   const shutdown = new Shutdown(SHUTDOWN_TIMEOUT_MS);
+  const sandbox = inSandbox();
   if (otelAlreadyStarted()) {
     joinExistingSdk(instrumentation);
   } else {
-    startOwnSdk(config, [new HttpInstrumentation(), instrumentation], shutdown);
+    const readers = sandbox ? [] : createMetricReaders(config);
+    startOwnSdk([new HttpInstrumentation(), instrumentation], readers, shutdown);
   }
-  shutdown.install();
   const runtime: JobwatchRuntime = {
     config,
     instrumentation,
     meter: metrics.getMeter('jobwatch', VERSION),
     onShutdown: (fn) => shutdown.add(fn),
   };
+  // the sandbox's spans are flushed by the instrumentation before BullMQ exits the child
+  if (sandbox) return runtime;
+  shutdown.install();
   startMetrics(runtime);
   startHealth(runtime);
   return runtime;
@@ -111,13 +131,13 @@ function joinExistingSdk(instrumentation: Instrumentation): void {
 }
 
 function startOwnSdk(
-  config: JobwatchConfig,
   instrumentations: Instrumentation[],
+  metricReaders: IMetricReader[],
   shutdown: Shutdown,
 ): void {
   const sdk = new NodeSDK({
     instrumentations,
-    metricReaders: createMetricReaders(config),
+    metricReaders,
     // jobwatch emits no logs; the SDK's default would open an OTLP log exporter anyway.
     ...(process.env.OTEL_LOGS_EXPORTER ? {} : { logRecordProcessors: [] }),
   });

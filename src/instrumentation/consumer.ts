@@ -281,6 +281,11 @@ export function wrapCallProcessJob() {
     };
 }
 
+/** The context the processor of the job's current attempt runs in (for a sandboxed processor's child). */
+export function processorContextOf(job: object): Context | undefined {
+  return (job as WorkerJob)[ATTEMPT]?.processorContext;
+}
+
 type HandleFailed = (this: unknown, err: unknown, job: WorkerJob, ...rest: unknown[]) => unknown;
 
 /** Remembers what the processor threw; BullMQ then decides retry or final as always. */

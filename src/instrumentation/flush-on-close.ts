@@ -13,7 +13,7 @@ interface Flushable {
   getDelegate?(): Flushable;
 }
 
-function flushProviders(): Promise<void> {
+export function flushProviders(): Promise<void> {
   const providers = [trace.getTracerProvider(), metrics.getMeterProvider()] as Flushable[];
   const flushes = providers.map((p) => {
     const provider = p.getDelegate?.() ?? p;

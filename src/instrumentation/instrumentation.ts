@@ -10,6 +10,8 @@
 //   Worker.callProcessJob                      the processor runs inside that span
 //   Worker.handleFailed                        what the processor threw
 //   Worker.run, QueueEvents.run                BullMQ's loops run with tracing suppressed
+//   Job.asJSONSandbox, ChildProcessor.start    a sandboxed processor's spans join the process span
+//     and .waitForCurrentJobAndExit            (see sandbox.ts)
 //   QueueBase.createBackend (6) / createScripts (5), RedisConnection.init
 //                                              connection setup suppressed; queues announced
 //
@@ -21,25 +23,35 @@ import { context } from '@opentelemetry/api';
 import {
   InstrumentationBase,
   InstrumentationNodeModuleDefinition,
+  InstrumentationNodeModuleFile,
   isWrapped,
 } from '@opentelemetry/instrumentation';
 import type { LifecycleObserver } from '../lifecycle.js';
 import { guard } from '../log.js';
 import { VERSION } from '../version.js';
 import { DEFAULT_CAPTURE_MAX_BYTES } from './capture.js';
-import { wrapCallProcessJob, wrapHandleFailed, wrapProcessJob, wrapRun } from './consumer.js';
+import {
+  processorContextOf,
+  wrapCallProcessJob,
+  wrapHandleFailed,
+  wrapProcessJob,
+  wrapRun,
+} from './consumer.js';
 import { wrapFlowAdd, wrapFlowAddBulk } from './flows.js';
 import { wrapClose } from './flush-on-close.js';
 import { type Host, internalContext } from './host.js';
 import { Observers } from './observers.js';
 import { wrapAdd, wrapAddBulk, wrapUpsertJobScheduler } from './producer.js';
+import { wrapAsJSONSandbox, wrapChildStart, wrapWaitForCurrentJobAndExit } from './sandbox.js';
 import type { BullMQInstrumentationConfig, ProcessParent } from './types.js';
 
 type Method = (this: any, ...args: any[]) => any;
 type Prototype = Record<string, Method>;
 type Wrapper = (original: any) => Method;
+type PatchList = [Prototype | undefined, string, Wrapper][];
 
 interface BullMQExports {
+  Job?: { prototype: Prototype };
   Queue?: { prototype: Prototype };
   QueueBase?: { prototype: Prototype };
   QueueEvents?: { prototype: Prototype };
@@ -48,7 +60,25 @@ interface BullMQExports {
   RedisConnection?: { prototype: Prototype };
 }
 
+interface ChildProcessorExports {
+  ChildProcessor?: { prototype: Prototype };
+}
+
+/** In a sandbox child: the processor runs in the parent's process span; spans are flushed before BullMQ exits. */
+function childPatchList(exports: ChildProcessorExports): PatchList {
+  const child = exports.ChildProcessor?.prototype;
+  return [
+    [child, 'start', wrapChildStart()],
+    [child, 'waitForCurrentJobAndExit', wrapWaitForCurrentJobAndExit()],
+  ];
+}
+
 const ANNOUNCED = Symbol('jobwatch.announced');
+const VERSIONS = ['>=5.0.0 <7'];
+/** A sandbox child loads only these files of BullMQ (from its main.js or main-worker.js), never the index. */
+const CHILD_PROCESSOR_FILES = ['cjs', 'esm'].map(
+  (d) => `bullmq/dist/${d}/classes/child-processor.js`,
+);
 const DEFAULT_MAX_CHAIN_DEPTH = 10;
 
 export class BullMQInstrumentation
@@ -101,19 +131,34 @@ export class BullMQInstrumentation
   protected init() {
     return new InstrumentationNodeModuleDefinition(
       'bullmq',
-      ['>=5.0.0 <7'],
+      VERSIONS,
       (exports: BullMQExports) => {
-        guard('instrumentation.patch', () => this.patch(exports));
+        guard('instrumentation.patch', () => this.patch(this.patchList(exports)));
         return exports;
       },
       (exports: BullMQExports) => {
-        guard('instrumentation.unpatch', () => this.unpatch(exports));
+        guard('instrumentation.unpatch', () => this.unpatch(this.patchList(exports)));
         return exports;
       },
+      CHILD_PROCESSOR_FILES.map(
+        (file) =>
+          new InstrumentationNodeModuleFile(
+            file,
+            VERSIONS,
+            (exports: ChildProcessorExports) => {
+              guard('instrumentation.patch', () => this.patch(childPatchList(exports)));
+              return exports;
+            },
+            (exports: ChildProcessorExports) => {
+              guard('instrumentation.unpatch', () => this.unpatch(childPatchList(exports)));
+              return exports;
+            },
+          ),
+      ),
     );
   }
 
-  private patchList(exports: BullMQExports): [Prototype | undefined, string, Wrapper][] {
+  private patchList(exports: BullMQExports): PatchList {
     const queue = exports.Queue?.prototype;
     const worker = exports.Worker?.prototype;
     const flow = exports.FlowProducer?.prototype;
@@ -129,6 +174,7 @@ export class BullMQInstrumentation
       [worker, 'handleFailed', wrapHandleFailed()],
       [worker, 'run', wrapRun(this)],
       [worker, 'close', wrapClose()],
+      [exports.Job?.prototype, 'asJSONSandbox', wrapAsJSONSandbox(processorContextOf)],
       [exports.QueueEvents?.prototype, 'run', this.wrapSuppressed()],
       [exports.RedisConnection?.prototype, 'init', this.wrapSuppressed()],
       // BullMQ 6 creates the connection here; BullMQ 5 only its scripts (announcing is what counts there).
@@ -137,16 +183,16 @@ export class BullMQInstrumentation
     ];
   }
 
-  private patch(exports: BullMQExports): void {
-    for (const [proto, method, wrapper] of this.patchList(exports)) {
+  private patch(list: PatchList): void {
+    for (const [proto, method, wrapper] of list) {
       if (proto === undefined || typeof proto[method] !== 'function') continue;
       if (isWrapped(proto[method])) this._unwrap(proto, method);
       this._wrap(proto, method, wrapper);
     }
   }
 
-  private unpatch(exports: BullMQExports): void {
-    for (const [proto, method] of this.patchList(exports)) {
+  private unpatch(list: PatchList): void {
+    for (const [proto, method] of list) {
       if (proto !== undefined && isWrapped(proto[method])) this._unwrap(proto, method);
     }
   }
