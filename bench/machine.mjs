@@ -1,4 +1,5 @@
 // Where the benchmark runs, and how its processes share the cores.
+import { execFileSync } from 'node:child_process';
 import { availableParallelism, cpus } from 'node:os';
 import { processPlacement } from './processes.mjs';
 
@@ -22,4 +23,15 @@ export function pinning() {
 
 export function commandLine() {
   return `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim();
+}
+
+/** The commit jobwatch was built from, "+ changes" when the work tree differs. */
+export function revision() {
+  const git = (...args) =>
+    execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src') ? ' + changes in src/' : ''}`;
+  } catch {
+    return 'unknown';
+  }
 }

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CORES, commandLine, machine } from './machine.mjs';
+import { CORES, commandLine, machine, revision } from './machine.mjs';
 import { byId } from './modes.mjs';
 import { FULL } from './plans.mjs';
 import { startRedis } from './redis-server.mjs';
@@ -160,7 +160,7 @@ export async function profile(ids) {
     }
     const text =
       `# CPU profile of the throughput phase\n\nCommand: \`${commandLine()}\`  \n` +
-      `Machine: ${machine(await redis.version())}\n\n${sections.join('\n')}`;
+      `Machine: ${machine(await redis.version())}  \njobwatch: commit ${revision()}\n\n${sections.join('\n')}`;
     process.stdout.write(text);
     writeFileSync(new URL('./results/profile.md', import.meta.url), text);
   } finally {

@@ -73,6 +73,7 @@ export function markdown(summaries, meta) {
     '',
     `Command: \`${meta.command}\`  `,
     `Machine: ${meta.machine}  `,
+    `jobwatch: commit ${meta.revision}  `,
     `Run: ${meta.date}, ${meta.rounds} interleaved round(s), ${meta.plan.jobs} jobs per throughput run ` +
       `(addBulk in chunks of ${meta.plan.chunk}, Worker concurrency ${meta.plan.concurrency}), ` +
       `${meta.plan.warmup} warm-up jobs; ${meta.plan.adds} sequential adds; ${meta.plan.pickups} pickups. ` +

@@ -3,7 +3,7 @@
 // jobs, see soak.mjs) and `--profile <mode>` (a --cpu-prof run, see profile.mjs).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CORES, commandLine, machine, pinning } from './machine.mjs';
+import { CORES, commandLine, machine, pinning, revision } from './machine.mjs';
 import { selectModes } from './modes.mjs';
 import { FULL, SMOKE } from './plans.mjs';
 import { startRedis } from './redis-server.mjs';
@@ -49,6 +49,7 @@ async function bench() {
     const meta = {
       command: commandLine(),
       machine: machine(await redis.version()),
+      revision: revision(),
       date: new Date().toISOString().slice(0, 16).replace('T', ' '),
       rounds,
       plan,
