@@ -1,0 +1,1 @@
+module.exports = { QUEUE: process.env.QUEUE ?? 'orders' };
