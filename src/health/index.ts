@@ -2,10 +2,10 @@
 // hooks, the registry view behind the worker.status gauges, and (when
 // JOBWATCH_HEALTH_PORT is set) the health endpoints.
 
-import type { Meter } from '@opentelemetry/api';
 import type { JobwatchConfig } from '../config.js';
 import type { LifecycleObserver } from '../lifecycle.js';
 import { guard, logInfo } from '../log.js';
+import type { JobwatchRuntime } from '../runtime.js';
 import { type HealthServer, startHealthServer } from '../server/health-server.js';
 import { Connections } from './connections.js';
 import { registerWorkerGauges } from './gauges.js';
@@ -13,14 +13,6 @@ import { HeartbeatWriter } from './heartbeat.js';
 import { effectiveRetentionMs, MIN_ZERO_VISIBLE_MS } from './registry-keys.js';
 import { RegistryView } from './registry-view.js';
 import { setTaskHost } from './watch.js';
-
-/** What health needs from the SDK wiring (src/sdk.ts's JobwatchRuntime satisfies it). */
-export interface HealthRuntime {
-  config: JobwatchConfig;
-  instrumentation: { addObserver(observer: LifecycleObserver): void };
-  meter: Meter;
-  onShutdown(fn: () => Promise<void> | void): void;
-}
 
 export interface Health {
   connections: Connections;
@@ -95,7 +87,7 @@ export function healthObserver(health: Health): LifecycleObserver {
 }
 
 /** Starts worker health in this process (called by the SDK wiring). */
-export function startHealth(runtime: HealthRuntime): Health {
+export function startHealth(runtime: JobwatchRuntime): Health {
   const { config } = runtime;
   const health = createHealth(config);
   health.writer.start();

@@ -13,23 +13,13 @@
 // (scope `jobwatch`), so a query that selects on jobwatch's labels, e.g.
 // `bullmq_queue_jobs{bullmq_job_state="waiting"}`, never adds the two up.
 
-import type { Meter } from '@opentelemetry/api';
-import type { JobwatchConfig } from '../config.js';
-import type { LifecycleObserver } from '../lifecycle.js';
+import type { JobwatchRuntime } from '../runtime.js';
 import { JobMetrics } from './job-metrics.js';
 import { QueueDepth } from './queue-depth.js';
 
 export { createMetricReaders } from './readers.js';
 
-/** What metrics need from the SDK wiring (src/sdk.ts's JobwatchRuntime). */
-export interface MetricsRuntime {
-  config: JobwatchConfig;
-  instrumentation: { addObserver(observer: LifecycleObserver): void };
-  meter: Meter;
-  onShutdown(fn: () => Promise<void> | void): void;
-}
-
-export function startMetrics(runtime: MetricsRuntime): void {
+export function startMetrics(runtime: JobwatchRuntime): void {
   const { config, instrumentation, meter } = runtime;
   instrumentation.addObserver(new JobMetrics(meter));
   if (!config.queueDepth) return;

@@ -1,0 +1,14 @@
+// What the parts built on the instrumentation (metrics, health) are given by
+// the preload's wiring (src/sdk.ts).
+
+import type { Meter } from '@opentelemetry/api';
+import type { JobwatchConfig } from './config.js';
+import type { LifecycleObserver } from './lifecycle.js';
+
+export interface JobwatchRuntime {
+  config: JobwatchConfig;
+  instrumentation: { addObserver(observer: LifecycleObserver): void };
+  meter: Meter;
+  /** Registers a step to run once when the process ends (bounded in time). */
+  onShutdown(fn: () => Promise<void> | void): void;
+}
