@@ -222,6 +222,16 @@ export async function sampleBecomes(
   return performance.now() - since;
 }
 
+/** Asks the app (SIGUSR2) for its longest event-loop delay since the last ask, and its memory after a full GC. */
+export async function probe(app: App): Promise<{ loopDelayMs: number; rss: number; heap: number }> {
+  const before = lines(app.proc, 'memory').length;
+  app.proc.child.kill('SIGUSR2');
+  await waitFor(() => lines(app.proc, 'memory').length > before, { what: 'the probe' });
+  const [rss, heap] = lines(app.proc, 'memory').at(-1)!.match(/\d+/g)!.map(Number);
+  const delay = lines(app.proc, 'loop-delay').at(-1)!;
+  return { loopDelayMs: Number(delay.slice('max_ms='.length)), rss: rss!, heap: heap! };
+}
+
 /** The registry entries jobwatch keeps in Redis (bull prefix), as raw hashes. */
 export async function registryEntries(redis: RedisServer): Promise<Record<string, string>[]> {
   const client = redis.client();
