@@ -1,0 +1,104 @@
+// Fault 4: a storm of parallel /metrics scrapes while the worker is busy.
+// Every scrape is answered, all of them share one Redis collection per cache
+// period (counted with MONITOR: only jobwatch's own reads, not the LLEN/ZCARD
+// BullMQ's Lua scripts run), and the worker's event loop never stalls > 100 ms.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { killAll } from '../helpers/node-process.js';
+import { waitFor } from '../helpers/ports.js';
+import { RedisServer } from '../helpers/redis.js';
+import {
+  closeQueues,
+  enqueue,
+  expectEachJobOnce,
+  lines,
+  probe,
+  queueOf,
+  repeat,
+  startApp,
+} from './harness.js';
+
+const SCRAPERS = 50;
+const WAVES = 4;
+const CACHE_MS = 1000;
+/** What one collection reads directly: 8 LLEN/ZCARD for the queue's depth, 1 registry read script. */
+const DEPTH_READS = 8;
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await RedisServer.start();
+});
+afterEach(async () => {
+  await closeQueues();
+  await killAll();
+});
+afterAll(() => redis.close());
+
+/** Records the commands clients (not Lua scripts) send to Redis until stop() is called. */
+async function monitorRedis() {
+  const client = redis.client();
+  const monitor = await client.monitor();
+  const commands: string[][] = [];
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source !== 'lua') commands.push(args.map(String));
+  });
+  return {
+    commands,
+    stop: async () => {
+      monitor.disconnect();
+      client.disconnect();
+    },
+  };
+}
+
+describe('fault 4: a storm of /metrics scrapes under load', () => {
+  it(`${SCRAPERS} parallel scrapes: shared collection, bounded Redis reads, no event-loop stall > 100 ms`, async () => {
+    const worker = await startApp(redis.url, {
+      QUEUE: 'storm',
+      CONCURRENCY: '20',
+      JOBWATCH_COLLECT_CACHE_MS: String(CACHE_MS),
+    });
+    const queue = queueOf(redis, 'storm');
+    const ids = await enqueue(queue, repeat(3000, { name: 'sleep', data: { ms: 20 } }));
+    await waitFor(() => lines(worker.proc, 'processed').length >= 200, { what: 'load' });
+    await probe(worker); // starts a fresh event-loop delay window
+    await new Promise((r) => setTimeout(r, 1000));
+    const quiet = await probe(worker);
+
+    const monitor = await monitorRedis();
+    const started = performance.now();
+    const codes: number[] = [];
+    for (let wave = 0; wave < WAVES; wave++) {
+      const responses = await Promise.all(
+        Array.from({ length: SCRAPERS }, async () => {
+          const res = await fetch(worker.metricsUrl);
+          const text = await res.text();
+          return res.status === 200 && text.includes('bullmq_queue_jobs{') ? 200 : res.status;
+        }),
+      );
+      codes.push(...responses);
+    }
+    const stormMs = performance.now() - started;
+    await monitor.stop();
+    const storm = await probe(worker);
+
+    const depthReads = monitor.commands.filter(
+      ([cmd, key]) => /^(llen|zcard)$/i.test(cmd!) && key?.startsWith('bull:storm:'),
+    ).length;
+    const registryReads = monitor.commands.filter(
+      ([cmd, , keys, key]) =>
+        /^evalsha$/i.test(cmd!) && keys === '1' && key === 'bull:jobwatch:instances',
+    ).length;
+    const collectionsAllowed = Math.ceil(stormMs / CACHE_MS) + 1;
+    console.log(
+      `fault 4: ${WAVES} waves of ${SCRAPERS} parallel scrapes in ${Math.round(stormMs)} ms, all answered: ` +
+        `${depthReads / DEPTH_READS} queue-depth reads, ${registryReads} registry reads (at most ${collectionsAllowed} allowed); ` +
+        `longest event-loop delay ${storm.loopDelayMs} ms during the storm, ${quiet.loopDelayMs} ms under the same load without it`,
+    );
+    expect(codes).toEqual(Array(SCRAPERS * WAVES).fill(200));
+    expect(depthReads).toBeGreaterThan(0); // the storm did read (the count is of the right thing)
+    expect(depthReads).toBeLessThanOrEqual(collectionsAllowed * DEPTH_READS);
+    expect(registryReads).toBeLessThanOrEqual(collectionsAllowed);
+    expect(storm.loopDelayMs).toBeLessThan(100);
+    await expectEachJobOnce(queue, ids, [worker.proc]);
+  });
+});
