@@ -111,6 +111,8 @@ function notes(summaries) {
     '"Same from node CPU/job" is baseline CPU per job ÷ mode CPU per job, per round: the throughput',
     'ratio if node were the only bottleneck, and far less disturbed by other load on the machine.',
     'Traced modes export to a counting exporter that drops spans (no exporter I/O measured).',
+    'Redis commands are INFO commandstats deltas over the throughput phase: they include the commands run',
+    "inside BullMQ's Lua scripts (about 2 EVALSHA per job), and jobwatch's per-interval heartbeats and queue-depth reads.",
     '',
     '## Verification (last good run of each mode)',
     '',

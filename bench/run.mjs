@@ -87,7 +87,8 @@ async function main() {
   mkdirSync(RESULTS, { recursive: true });
   const json = JSON.stringify({ meta, results }, null, 2);
   if (opts.json) writeFileSync(opts.json, json);
-  if (!opts.smoke) {
+  // Only a run of every mode replaces the published table.
+  if (!opts.smoke && !opts.modes) {
     writeFileSync(new URL('latest.json', RESULTS), json);
     writeFileSync(new URL('latest.md', RESULTS), table);
   }

@@ -2,7 +2,7 @@
 // process, memory sampled every 10,000 jobs; RSS must stay flat after warm-up.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CORES, commandLine, machine, pinning } from './machine.mjs';
+import { CORES, commandLine, machine, pinning, revision } from './machine.mjs';
 import { selectModes } from './modes.mjs';
 import { SOAK } from './plans.mjs';
 import { startRedis } from './redis-server.mjs';
@@ -31,6 +31,7 @@ function markdown(runs, meta) {
     '',
     `Command: \`${meta.command}\`  `,
     `Machine: ${meta.machine}  `,
+    `jobwatch: commit ${revision()}  `,
     `${plan.soakJobs} jobs, Worker concurrency ${plan.concurrency}; 5% of jobs fail once and are retried, 1% fail for good, and every 10,000th blocks the event loop past its 1 s lock so that it and the jobs running beside it stall; ` +
       `memory sampled after a full GC every ${plan.sampleEvery} jobs; growth measured from ${plan.warmupJobs} jobs on. ${meta.pinning}`,
     '',
