@@ -8,7 +8,9 @@ const bullmq5 = process.env.JOBWATCH_TEST_BULLMQ === '5';
 
 export default defineConfig({
   resolve: {
-    alias: bullmq5 ? { bullmq: resolve(import.meta.dirname, 'test/bullmq5/node_modules/bullmq') } : {},
+    alias: bullmq5
+      ? { bullmq: resolve(import.meta.dirname, 'test/bullmq5/node_modules/bullmq') }
+      : {},
   },
   test: {
     include: ['test/**/*.test.ts'],
