@@ -309,6 +309,7 @@ export async function restartRedis(
 export interface ReceivedSpan {
   traceId: string;
   spanId: string;
+  parentSpanId: string;
   name: string;
   kind: number;
   attributes: Record<string, unknown>;
