@@ -51,6 +51,7 @@ beforeAll(async () => {
   );
   npm(['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app);
   writeFileSync(join(app, 'worker.cjs'), WORKER);
+  writeFileSync(join(app, 'started.cjs'), `require('jobwatch').start();\n${WORKER}`);
   writeFileSync(
     join(app, 'worker.mjs'),
     `${WORKER.replace("const { Queue, Worker } = require('bullmq');", "import { Queue, Worker } from 'bullmq';")}`,
@@ -81,12 +82,14 @@ describe('the packed tarball in a fresh app', () => {
   });
 
   it.each([
-    ['--require', 'worker.cjs'],
-    ['--import', 'worker.mjs'],
-  ])('%s jobwatch/register instruments the app (%s)', async (flag, script) => {
+    ['--require jobwatch/register', 'worker.cjs'],
+    ['--import jobwatch/register', 'worker.mjs'],
+    ['start() from code', 'started.cjs'],
+  ])('%s instruments the app (%s)', async (how, script) => {
     const port = await freePort();
+    const flags = how.startsWith('--') ? how.split(' ') : [];
     const proc = spawnNode(
-      [flag, 'jobwatch/register', join(app, script)],
+      [...flags, join(app, script)],
       {
         REDIS_URL: redis.url,
         OTEL_TRACES_EXPORTER: 'none',
