@@ -30,10 +30,17 @@ async function oneRequest(queue: string, preloads: string[], env: Record<string,
   );
   const port = Number(
     (
-      await waitFor(() => /listening (\d+)/.exec(app.stdout), {
-        what: 'the app',
-        timeoutMs: 20_000,
-      })
+      await waitFor(
+        () => {
+          if (!app.running) throw new Error(`the app exited: ${app.stderr}`);
+          return /listening (\d+)/.exec(app.stdout);
+        },
+        {
+          what: 'the app',
+          // loading every auto-instrumentation takes seconds on a busy CI machine
+          timeoutMs: 60_000,
+        },
+      )
     )[1],
   );
   const res = await fetch(`http://127.0.0.1:${port}/jobs`, { method: 'POST' });
@@ -81,12 +88,12 @@ describe.each([
         ),
       { what: 'jobwatch metrics over OTLP' },
     );
-  });
+  }, 120_000);
 
   it('shows the Redis spans only when JOBWATCH_TRACE_REDIS asks for them (so ioredis is instrumented)', async () => {
     const { ofApp } = await oneRequest(`${queue}-redis`, preloads, {
       JOBWATCH_TRACE_REDIS: 'true',
     });
     expect(ofApp.filter(isRedisSpan).length).toBeGreaterThan(0);
-  });
+  }, 120_000);
 });
