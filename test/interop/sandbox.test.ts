@@ -18,24 +18,29 @@ const PRODUCER_SPAN = '00f067aa0ba902b7';
 // BullMQ 5 ends a worker thread with terminate() at close, without a word to
 // the thread: spans still waiting in its batch are lost then, so there they
 // are checked as exported on the batch schedule instead of at close.
+// The ES module build of BullMQ runs an ES module sandbox, hooked through `--import jobwatch/register`.
 describe.each([
-  [6, 'a child process', '0', true],
-  [6, 'a worker thread', '1', true],
-  [5, 'a child process', '0', true],
-  [5, 'a worker thread', '1', false],
-] as const)('BullMQ %i, processor in %s', (major, _mode, threads, flushedAtClose) => {
-  const queueName = `sandbox-${major}-${threads === '1' ? 'thread' : 'child'}`;
+  [6, 'a child process', '0', true, false],
+  [6, 'a worker thread', '1', true, false],
+  [6, 'a child process (ES modules)', '0', true, true],
+  [6, 'a worker thread (ES modules)', '1', true, true],
+  [5, 'a child process', '0', true, false],
+  [5, 'a worker thread', '1', false, false],
+] as const)('BullMQ %i, processor in %s', (major, _mode, threads, flushedAtClose, esm) => {
+  const queueName = `sandbox-${major}-${threads === '1' ? 'thread' : 'child'}${esm ? '-esm' : ''}`;
 
   it("puts the processor's own spans under the process span, and keeps status and metrics on the parent", async () => {
     const env = await setup.env({
       QUEUE: queueName,
       THREADS: threads,
       BULLMQ_PATH: BULLMQ_MAJORS[major],
+      BULLMQ_ESM: esm ? '1' : '0',
       OTEL_SERVICE_NAME: queueName,
       // flushedAtClose: nothing exported on a timer, spans must arrive through the flushes at close
       OTEL_BSP_SCHEDULE_DELAY: flushedAtClose ? '600000' : '100',
     });
-    const app = spawnNode(['--require', 'jobwatch/register', 'test/fixtures/sandbox/app.cjs'], env);
+    const preload = esm ? '--import' : '--require';
+    const app = spawnNode([preload, 'jobwatch/register', 'test/fixtures/sandbox/app.cjs'], env);
     await waitFor(() => app.stdout.includes('ready'), { what: 'the worker' });
     const queue = new Queue(queueName, { connection: setup.redis.connection });
     const metadata = JSON.stringify({ traceparent: `00-${PRODUCER_TRACE}-${PRODUCER_SPAN}-01` });
