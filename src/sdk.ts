@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import { type Meter, metrics, trace } from '@opentelemetry/api';
+import { metrics, trace } from '@opentelemetry/api';
 import { setGlobalErrorHandler } from '@opentelemetry/core';
 import { type Instrumentation, registerInstrumentations } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
@@ -15,17 +15,9 @@ import { startHealth } from './health/index.js';
 import { BullMQInstrumentation } from './instrumentation/instrumentation.js';
 import { describeError, guard, warnRateLimited } from './log.js';
 import { createMetricReaders, startMetrics } from './metrics/index.js';
+import type { JobwatchRuntime } from './runtime.js';
 import { Shutdown } from './shutdown.js';
 import { VERSION } from './version.js';
-
-/** What the parts built on the instrumentation (metrics, health) are given. */
-export interface JobwatchRuntime {
-  config: JobwatchConfig;
-  instrumentation: BullMQInstrumentation;
-  meter: Meter;
-  /** Registers a step to run once when the process ends (bounded in time). */
-  onShutdown(fn: () => Promise<void> | void): void;
-}
 
 const SHUTDOWN_TIMEOUT_MS = 5000;
 
@@ -84,11 +76,13 @@ function startAutoInstrumentationsFirst(): void {
 function inSandbox(): boolean {
   return (
     !isMainThread ||
-    /[\\/]bullmq[\\/]dist[\\/](cjs|esm)[\\/]classes[\\/]main\.js$/.test(process.argv[1] ?? '')
+    /[\\/]bullmq[\\/]dist[\\/]cjs[\\/]classes[\\/]main\.js$/.test(process.argv[1] ?? '')
   );
 }
 
-export function startJobwatch(config: JobwatchConfig): JobwatchRuntime {
+export function startJobwatch(config: JobwatchConfig): JobwatchRuntime & {
+  instrumentation: BullMQInstrumentation;
+} {
   startAutoInstrumentationsFirst();
   const instrumentation = new BullMQInstrumentation({
     processParent: config.processParent,
@@ -106,11 +100,11 @@ export function startJobwatch(config: JobwatchConfig): JobwatchRuntime {
     const readers = sandbox ? [] : createMetricReaders(config);
     startOwnSdk([new HttpInstrumentation(), instrumentation], readers, shutdown);
   }
-  const runtime: JobwatchRuntime = {
+  const runtime = {
     config,
     instrumentation,
     meter: metrics.getMeter('jobwatch', VERSION),
-    onShutdown: (fn) => shutdown.add(fn),
+    onShutdown: (fn: () => Promise<void> | void) => shutdown.add(fn),
   };
   // the sandbox's spans are flushed by the instrumentation before BullMQ exits the child
   if (sandbox) return runtime;

@@ -75,10 +75,13 @@ function childPatchList(exports: ChildProcessorExports): PatchList {
 
 const ANNOUNCED = Symbol('jobwatch.announced');
 const VERSIONS = ['>=5.0.0 <7'];
-/** A sandbox child loads only these files of BullMQ (from its main.js or main-worker.js), never the index. */
-const CHILD_PROCESSOR_FILES = ['cjs', 'esm'].map(
-  (d) => `bullmq/dist/${d}/classes/child-processor.js`,
-);
+/**
+ * A sandbox child loads only this file of BullMQ (from its main.js or
+ * main-worker.js), never the index. Node always runs the CommonJS build:
+ * BullMQ has no exports map, and its ES module build cannot start a sandbox
+ * in Node (it reads `module.filename`).
+ */
+const CHILD_PROCESSOR_FILE = 'bullmq/dist/cjs/classes/child-processor.js';
 const DEFAULT_MAX_CHAIN_DEPTH = 10;
 
 export class BullMQInstrumentation
@@ -140,21 +143,20 @@ export class BullMQInstrumentation
         guard('instrumentation.unpatch', () => this.unpatch(this.patchList(exports)));
         return exports;
       },
-      CHILD_PROCESSOR_FILES.map(
-        (file) =>
-          new InstrumentationNodeModuleFile(
-            file,
-            VERSIONS,
-            (exports: ChildProcessorExports) => {
-              guard('instrumentation.patch', () => this.patch(childPatchList(exports)));
-              return exports;
-            },
-            (exports: ChildProcessorExports) => {
-              guard('instrumentation.unpatch', () => this.unpatch(childPatchList(exports)));
-              return exports;
-            },
-          ),
-      ),
+      [
+        new InstrumentationNodeModuleFile(
+          CHILD_PROCESSOR_FILE,
+          VERSIONS,
+          (exports: ChildProcessorExports) => {
+            guard('instrumentation.patch', () => this.patch(childPatchList(exports)));
+            return exports;
+          },
+          (exports: ChildProcessorExports) => {
+            guard('instrumentation.unpatch', () => this.unpatch(childPatchList(exports)));
+            return exports;
+          },
+        ),
+      ],
     );
   }
 

@@ -18,12 +18,13 @@ const PRODUCER_SPAN = '00f067aa0ba902b7';
 // BullMQ 5 ends a worker thread with terminate() at close, without a word to
 // the thread: spans still waiting in its batch are lost then, so there they
 // are checked as exported on the batch schedule instead of at close.
-// The ES module build of BullMQ runs an ES module sandbox, hooked through `--import jobwatch/register`.
+// An ES module app imports BullMQ and is preloaded with `--import jobwatch/register`;
+// the sandbox inherits that flag (Node loads BullMQ's CommonJS build either way).
 describe.each([
   [6, 'a child process', '0', true, false],
   [6, 'a worker thread', '1', true, false],
-  [6, 'a child process (ES modules)', '0', true, true],
-  [6, 'a worker thread (ES modules)', '1', true, true],
+  [6, 'a child process, for an ES module app', '0', true, true],
+  [6, 'a worker thread, for an ES module app', '1', true, true],
   [5, 'a child process', '0', true, false],
   [5, 'a worker thread', '1', false, false],
 ] as const)('BullMQ %i, processor in %s', (major, _mode, threads, flushedAtClose, esm) => {
