@@ -26,7 +26,7 @@ describe.each([
         OTEL_SERVICE_NAME: `worker-${workerMajor}`,
       }),
     );
-    await waitFor(() => worker.stdout.includes('ready'), { what: 'the worker' });
+    await waitFor(() => worker.stdout.includes('ready'), { what: 'the worker', timeoutMs: 30_000 });
     const producer = spawnNode(
       ['--require', 'jobwatch/register', 'test/fixtures/producer.cjs'],
       await setup.env({
@@ -37,7 +37,7 @@ describe.each([
     );
     const [, id, version] = await waitFor(
       () => /^added (\S+) with bullmq (\S+)$/m.exec(producer.stdout),
-      { what: 'the producer' },
+      { what: 'the producer', timeoutMs: 30_000 },
     );
     expect(version!.split('.')[0]).toBe(String(producerMajor));
     await waitFor(() => worker.stdout.includes(`processed ${id}`), { what: 'the job' });
@@ -58,5 +58,5 @@ describe.each([
     expect(processSpan.resource['service.name']).toBe(`worker-${workerMajor}`);
     expect(processSpan.parentSpanId).toBe(send.spanId);
     expect(await producer.exited).toEqual({ code: 0, signal: null });
-  });
+  }, 120_000);
 });

@@ -42,7 +42,8 @@ describe.each([
     });
     const preload = esm ? '--import' : '--require';
     const app = spawnNode([preload, 'jobwatch/register', 'test/fixtures/sandbox/app.cjs'], env);
-    await waitFor(() => app.stdout.includes('ready'), { what: 'the worker' });
+    // starting takes seconds on a busy CI machine
+    await waitFor(() => app.stdout.includes('ready'), { what: 'the worker', timeoutMs: 30_000 });
     const queue = new Queue(queueName, { connection: setup.redis.connection });
     const metadata = JSON.stringify({ traceparent: `00-${PRODUCER_TRACE}-${PRODUCER_SPAN}-01` });
     const job = await queue.add('work', { n: 1 }, { telemetry: { metadata } });
@@ -64,7 +65,7 @@ describe.each([
         const exposition = await scrape(metricsUrl);
         return sample(exposition.samples, 'worker_status') === 1 ? exposition : undefined;
       },
-      { what: 'worker_status 1' },
+      { what: 'worker_status 1', timeoutMs: 30_000 },
     );
     expect(sample(samples, 'messaging_client_consumed_messages_total')).toBe(1);
 
@@ -86,5 +87,5 @@ describe.each([
     expect(spans).toHaveLength(2);
     expect(app.stderr).not.toContain('[jobwatch]');
     expect(app.stderr).not.toMatch(/EADDRINUSE|failed/);
-  });
+  }, 120_000);
 });
