@@ -43,7 +43,7 @@ function prometheus(config: JobwatchConfig): IMetricReader {
   return new SuffixingPrometheusExporter({ host, port }, (err) => {
     if (err) {
       logError(
-        `OTEL_EXPORTER_PROMETHEUS_PORT=${port}: cannot serve /metrics on ${host}:${port} (${describeError(err)}); metrics are not exported by this process`,
+        `OTEL_EXPORTER_PROMETHEUS_HOST=${config.prometheusHost} OTEL_EXPORTER_PROMETHEUS_PORT=${port}: cannot serve /metrics on ${host}:${port} (${describeError(err)}); metrics are not exported by this process`,
       );
     }
   });
@@ -51,15 +51,15 @@ function prometheus(config: JobwatchConfig): IMetricReader {
 
 /** The OTLP exporter for OTEL_EXPORTER_OTLP_(METRICS_)PROTOCOL, http/protobuf by default as the spec says. */
 function otlpExporter(): PushMetricExporter {
-  const protocol =
-    getStringFromEnv('OTEL_EXPORTER_OTLP_METRICS_PROTOCOL') ??
-    getStringFromEnv('OTEL_EXPORTER_OTLP_PROTOCOL') ??
-    'http/protobuf';
+  const setting = getStringFromEnv('OTEL_EXPORTER_OTLP_METRICS_PROTOCOL')
+    ? 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL'
+    : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocol = getStringFromEnv(setting) ?? 'http/protobuf';
   if (protocol === 'grpc') return new GrpcExporter();
   if (protocol === 'http/json') return new JsonExporter();
   if (protocol !== 'http/protobuf') {
     logError(
-      `invalid OTEL_EXPORTER_OTLP_PROTOCOL=${JSON.stringify(protocol)}: expected grpc, http/protobuf or http/json; using "http/protobuf"`,
+      `invalid ${setting}=${JSON.stringify(protocol)}: expected grpc, http/protobuf or http/json; using "http/protobuf"`,
     );
   }
   return new ProtobufExporter();
