@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import { metrics, trace } from '@opentelemetry/api';
+import { type DiagLogger, DiagLogLevel, diag, metrics, trace } from '@opentelemetry/api';
 import { setGlobalErrorHandler } from '@opentelemetry/core';
 import { type Instrumentation, registerInstrumentations } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
@@ -13,7 +13,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { JobwatchConfig } from './config.js';
 import { startHealth } from './health/index.js';
 import { BullMQInstrumentation } from './instrumentation/instrumentation.js';
-import { describeError, guard, warnRateLimited } from './log.js';
+import { describeError, guard, logError, warnRateLimited } from './log.js';
 import { createMetricReaders, startMetrics } from './metrics/index.js';
 import type { JobwatchRuntime } from './runtime.js';
 import { Shutdown } from './shutdown.js';
@@ -129,15 +129,54 @@ function startOwnSdk(
   metricReaders: IMetricReader[],
   shutdown: Shutdown,
 ): void {
-  const sdk = new NodeSDK({
-    instrumentations,
-    metricReaders,
-    // jobwatch emits no logs; the SDK's default would open an OTLP log exporter anyway.
-    ...(process.env.OTEL_LOGS_EXPORTER ? {} : { logRecordProcessors: [] }),
+  const sdk = relayingSettingErrors(() => {
+    const started = new NodeSDK({
+      instrumentations,
+      metricReaders,
+      // jobwatch emits no logs; the SDK's default would open an OTLP log exporter anyway.
+      ...(process.env.OTEL_LOGS_EXPORTER ? {} : { logRecordProcessors: [] }),
+    });
+    started.start();
+    return started;
   });
-  sdk.start();
   setGlobalErrorHandler(reportExportError);
   shutdown.addFinal(() => sdk.shutdown());
+}
+
+// An SDK diagnostic that rejects a setting: it names the setting (or only
+// "the environment") and says what is wrong with it.
+const NAMES_SETTING = /\bOTEL_[A-Z_]+|environment/;
+const REJECTS = /\b(invalid|unknown|unrecognized|unsupported|unavailable|could not)\b/i;
+
+/**
+ * The SDK reads most OTEL_* settings itself and reports a value it rejects
+ * only through its diagnostic logger, which is silent unless OTEL_LOG_LEVEL
+ * is set. While it starts, jobwatch relays its reports of a rejected setting
+ * (a few of them say only "environment"), once each, as its own one-line
+ * errors; then diag is left as it was.
+ */
+function relayingSettingErrors<T>(start: () => T): T {
+  if (process.env.OTEL_LOG_LEVEL) return start(); // the SDK's own logger says it all
+  const relayed = new Set<string>();
+  const relay = (message: string) => {
+    if (!NAMES_SETTING.test(message) || !REJECTS.test(message) || relayed.has(message)) return;
+    relayed.add(message);
+    logError(message);
+  };
+  const ignore = () => undefined;
+  const logger: DiagLogger = {
+    error: relay,
+    warn: relay,
+    info: ignore,
+    debug: ignore,
+    verbose: ignore,
+  };
+  diag.setLogger(logger, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+  try {
+    return start();
+  } finally {
+    diag.disable();
+  }
 }
 
 /**
