@@ -147,6 +147,9 @@ function startOwnSdk(
 // "the environment") and says what is wrong with it.
 const NAMES_SETTING = /\bOTEL_[A-Z_]+|environment/;
 const REJECTS = /\b(invalid|unknown|unrecognized|unsupported|unavailable|could not)\b/i;
+/** The OTEL_* settings jobwatch reads (and reports) itself, in src/config.ts. */
+const OWN_SETTINGS =
+  /\b(OTEL_SDK_DISABLED|OTEL_METRICS_EXPORTER|OTEL_EXPORTER_PROMETHEUS_(HOST|PORT))\b/;
 
 /**
  * The SDK reads most OTEL_* settings itself and reports a value it rejects
@@ -159,7 +162,8 @@ function relayingSettingErrors<T>(start: () => T): T {
   if (process.env.OTEL_LOG_LEVEL) return start(); // the SDK's own logger says it all
   const relayed = new Set<string>();
   const relay = (message: string) => {
-    if (!NAMES_SETTING.test(message) || !REJECTS.test(message) || relayed.has(message)) return;
+    const rejects = NAMES_SETTING.test(message) && REJECTS.test(message);
+    if (!rejects || OWN_SETTINGS.test(message) || relayed.has(message)) return;
     relayed.add(message);
     logError(message);
   };
