@@ -1,74 +1,15 @@
 // The preload as users run it: real node processes started with
 // `--require jobwatch/register` or `--import jobwatch/register`, a real Redis,
 // and a real OTLP/HTTP receiver (protobuf, the exporters' default encoding).
-import { Queue } from 'bullmq';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error: plain ESM JavaScript shared with the demo, no type declarations
-import { startOtlpReceiver } from '../../examples/otlp-receiver.mjs';
-import { killAll, type NodeProcess, spawnNode } from '../helpers/node-process.js';
+import { describe, expect, it } from 'vitest';
+import { spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
-import { RedisServer } from '../helpers/redis.js';
+import { processed, SPAN_KIND, usePreloadedSetup } from '../helpers/preloaded.js';
 
-interface ReceivedSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId: string;
-  name: string;
-  kind: number;
-  attributes: Record<string, unknown>;
-  resource: Record<string, unknown>;
-}
-interface Receiver {
-  url: string;
-  spans: ReceivedSpan[];
-  close(): Promise<void>;
-}
-
-const SERVER = 2;
-const PRODUCER = 4;
-const CONSUMER = 5;
-
-let redis: RedisServer;
-let receiver: Receiver;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  receiver = await startOtlpReceiver();
-});
-afterEach(async () => {
-  await killAll();
-  receiver.spans.length = 0;
-});
-afterAll(async () => {
-  await receiver.close();
-  await redis.close();
-});
-
-/** Environment for a preloaded process that exports quickly to the test's receiver. */
-async function preloadEnv(extra: Record<string, string> = {}) {
-  return {
-    REDIS_URL: redis.url,
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    OTEL_BSP_SCHEDULE_DELAY: '100',
-    OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()),
-    JOBWATCH_HEARTBEAT_INTERVAL_MS: '500',
-    ...extra,
-  };
-}
-
-function processed(proc: NodeProcess): string[] {
-  return [...proc.stdout.matchAll(/^processed (\S+)$/gm)].map((m) => m[1]!);
-}
-
-async function addJobs(queueName: string, n: number, data: object = {}): Promise<string[]> {
-  const queue = new Queue(queueName, { connection: redis.connection });
-  try {
-    const jobs = await queue.addBulk(Array.from({ length: n }, () => ({ name: 'work', data })));
-    return jobs.map((j) => j.id!);
-  } finally {
-    await queue.close();
-  }
-}
+const { SERVER, PRODUCER, CONSUMER } = SPAN_KIND;
+const setup = usePreloadedSetup();
+const preloadEnv = (extra?: Record<string, string>) => setup.env(extra);
+const addJobs = (queueName: string, n: number) => setup.addJobs(queueName, n);
 
 describe('jobwatch/register', () => {
   it('traces a request to a CommonJS API through Redis to an ESM worker, in one trace', async () => {
@@ -88,14 +29,14 @@ describe('jobwatch/register', () => {
 
     const processSpan = await waitFor(
       () =>
-        receiver.spans.find(
+        setup.receiver.spans.find(
           (s) => s.kind === CONSUMER && s.attributes['messaging.message.id'] === jobId,
         ),
       { what: 'the process span', timeoutMs: 20_000 },
     );
     const trace = await waitFor(
       () => {
-        const spans = receiver.spans.filter((s) => s.traceId === processSpan.traceId);
+        const spans = setup.receiver.spans.filter((s) => s.traceId === processSpan.traceId);
         return spans.some((s) => s.kind === SERVER) ? spans : undefined;
       },
       { what: 'the rest of the trace' },
@@ -146,12 +87,14 @@ describe('jobwatch/register', () => {
     );
     const [id] = await addJobs('sigterm', 1);
     await waitFor(() => processed(worker).includes(id!), { what: 'the job' });
-    expect(receiver.spans.some((s) => s.attributes['messaging.message.id'] === id)).toBe(false);
+    expect(setup.receiver.spans.some((s) => s.attributes['messaging.message.id'] === id)).toBe(
+      false,
+    );
 
     const exit = await worker.stop('SIGTERM');
     expect(exit).toEqual({ code: null, signal: 'SIGTERM' });
     expect(
-      receiver.spans.some(
+      setup.receiver.spans.some(
         (s) => s.kind === CONSUMER && s.attributes['messaging.message.id'] === id,
       ),
     ).toBe(true);
@@ -172,7 +115,7 @@ describe('jobwatch/register', () => {
     expect(worker.stdout).toContain('app handled SIGTERM');
     expect(exit).toEqual({ code: 0, signal: null });
     expect(
-      receiver.spans.some(
+      setup.receiver.spans.some(
         (s) => s.kind === CONSUMER && s.attributes['messaging.message.id'] === id,
       ),
     ).toBe(true);
@@ -198,7 +141,7 @@ describe('jobwatch/register', () => {
     await new Promise((r) => setTimeout(r, 500));
     await expect(fetch(`http://127.0.0.1:${metricsPort}/metrics`)).rejects.toThrow();
     await expect(fetch(`http://127.0.0.1:${healthPort}/health/live`)).rejects.toThrow();
-    expect(receiver.spans).toEqual([]);
+    expect(setup.receiver.spans).toEqual([]);
     expect(worker.stderr).toBe('');
   });
 

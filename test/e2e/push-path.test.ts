@@ -6,34 +6,13 @@
 // No Collector runs here, so the test receives the real OTLP push and applies
 // the Collector's translation rule (tested on its own in test/metrics).
 import { Queue } from 'bullmq';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-// @ts-expect-error: plain ESM JavaScript shared with the demo, no type declarations
-import { startOtlpReceiver } from '../../examples/otlp-receiver.mjs';
+import { expect, it } from 'vitest';
 import { type PrometheusKind, prometheusName } from '../../src/metrics/prometheus-names.js';
-import { killAll, spawnNode } from '../helpers/node-process.js';
+import { spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
-import { RedisServer } from '../helpers/redis.js';
+import { type ReceivedMetric, usePreloadedSetup } from '../helpers/preloaded.js';
 
-interface ReceivedMetric {
-  name: string;
-  unit: string;
-  type: 'gauge' | 'sum' | 'histogram';
-  resource: Record<string, unknown>;
-  points: { attributes: Record<string, unknown>; value: number }[];
-}
-
-let redis: RedisServer;
-let receiver: { url: string; metrics: ReceivedMetric[]; close(): Promise<void> };
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  receiver = await startOtlpReceiver();
-});
-afterAll(async () => {
-  await killAll();
-  await receiver.close();
-  await redis.close();
-});
+const setup = usePreloadedSetup();
 
 const KIND: Record<ReceivedMetric['type'], PrometheusKind> = {
   gauge: 'gauge',
@@ -43,17 +22,16 @@ const KIND: Record<ReceivedMetric['type'], PrometheusKind> = {
 
 it('gives the same Prometheus names over OTLP push as on /metrics', async () => {
   const port = await freePort();
-  spawnNode(['--require', 'jobwatch/register', 'test/fixtures/worker.cjs'], {
-    REDIS_URL: redis.url,
-    QUEUE: 'push',
-    OTEL_TRACES_EXPORTER: 'none',
-    OTEL_METRICS_EXPORTER: 'prometheus,otlp',
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    OTEL_METRIC_EXPORT_INTERVAL: '500',
-    OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-    JOBWATCH_HEARTBEAT_INTERVAL_MS: '200',
-  });
-  const queue = new Queue('push', { connection: redis.connection });
+  spawnNode(
+    ['--require', 'jobwatch/register', 'test/fixtures/worker.cjs'],
+    await setup.env({
+      QUEUE: 'push',
+      OTEL_TRACES_EXPORTER: 'none',
+      OTEL_METRICS_EXPORTER: 'prometheus,otlp',
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+    }),
+  );
+  const queue = new Queue('push', { connection: setup.redis.connection });
   await queue.add('work', {});
   await queue.close();
 
@@ -66,8 +44,8 @@ it('gives the same Prometheus names over OTLP push as on /metrics', async () => 
   );
   const pushed = await waitFor(
     () =>
-      receiver.metrics.some((m) => m.name === 'messaging.process.duration')
-        ? receiver.metrics
+      setup.receiver.metrics.some((m) => m.name === 'messaging.process.duration')
+        ? setup.receiver.metrics
         : undefined,
     { what: 'the job over OTLP' },
   );

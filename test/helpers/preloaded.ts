@@ -1,10 +1,11 @@
 // For test files that run preloaded apps as real processes: the file's own
 // redis-server and OTLP receiver (examples/otlp-receiver.mjs), the environment
 // that makes an app export to it quickly, and the receiver's span shape.
+import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 // @ts-expect-error: plain ESM JavaScript shared with the demo, no type declarations
 import { startOtlpReceiver } from '../../examples/otlp-receiver.mjs';
-import { killAll } from './node-process.js';
+import { killAll, type NodeProcess } from './node-process.js';
 import { freePort, waitFor } from './ports.js';
 import { RedisServer } from './redis.js';
 
@@ -23,6 +24,9 @@ export interface ReceivedSpan {
 
 export interface ReceivedMetric {
   name: string;
+  unit: string;
+  type: 'gauge' | 'sum' | 'histogram';
+  resource: Record<string, unknown>;
   points: { attributes: Record<string, unknown>; value: number }[];
 }
 
@@ -42,6 +46,13 @@ export interface PreloadedSetup {
   env(extra?: Record<string, string>): Promise<Record<string, string>>;
   /** Waits for the spans of one trace until `done` says they are complete. */
   trace(traceId: string, done: (spans: ReceivedSpan[]) => boolean): Promise<ReceivedSpan[]>;
+  /** Adds `n` jobs named `work` to `queueName` (no jobwatch in the test process); returns their ids. */
+  addJobs(queueName: string, n: number, data?: object): Promise<string[]>;
+}
+
+/** The job ids a test fixture app printed as `processed <id>`. */
+export function processed(proc: NodeProcess): string[] {
+  return [...proc.stdout.matchAll(/^processed (\S+)$/gm)].map((m) => m[1]!);
 }
 
 /** Starts Redis and the receiver for this test file; after each test, kills its processes and empties the receiver. */
@@ -59,6 +70,15 @@ export function usePreloadedSetup(): PreloadedSetup {
         JOBWATCH_HEARTBEAT_INTERVAL_MS: '500',
         ...extra,
       };
+    },
+    async addJobs(queueName: string, n: number, data: object = {}) {
+      const queue = new Queue(queueName, { connection: setup.redis.connection });
+      try {
+        const jobs = await queue.addBulk(Array.from({ length: n }, () => ({ name: 'work', data })));
+        return jobs.map((j) => j.id!);
+      } finally {
+        await queue.close();
+      }
     },
     trace(traceId: string, done: (spans: ReceivedSpan[]) => boolean) {
       return waitFor(
