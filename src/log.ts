@@ -36,7 +36,12 @@ export function guard<T>(key: string, fn: () => T): T | undefined {
   try {
     return fn();
   } catch (err) {
-    warnRateLimited(`internal:${key}`, `internal error in ${key} (ignored): ${describeError(err)}`);
+    ignoreInternalError(key, err);
     return undefined;
   }
+}
+
+/** What guard() does with an error it caught; for per-job paths that catch it themselves, without a closure per call. */
+export function ignoreInternalError(key: string, err: unknown): void {
+  warnRateLimited(`internal:${key}`, `internal error in ${key} (ignored): ${describeError(err)}`);
 }

@@ -17,6 +17,7 @@
 import {
   type Context,
   context,
+  INVALID_SPAN_CONTEXT,
   isSpanContextValid,
   type Link,
   ROOT_CONTEXT,
@@ -24,8 +25,9 @@ import {
   SpanKind,
   trace,
 } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
 import type { AttemptOutcome, JobLike, WorkerLike } from '../lifecycle.js';
-import { guard, warnRateLimited } from '../log.js';
+import { guard, ignoreInternalError, warnRateLimited } from '../log.js';
 import { errorType, processAttributes, spanName } from './attributes.js';
 import { setJobData } from './capture.js';
 import { type Host, hasNativeTelemetry, internalContext } from './host.js';
@@ -121,13 +123,35 @@ function startAttempt(host: Host, worker: WorkerInstance, job: WorkerJob): Attem
   const attempt = new Attempt(Date.now(), job.finishedOn);
   job[ATTEMPT] = attempt;
   host.observers.attemptStarted(worker, job, attempt.startedAt);
+  if (state.native) return attempt;
   // without a span the attempt is still timed and reported, so attemptEnded always follows attemptStarted
-  if (!state.native) guard('worker.process.span', () => startSpan(host, state, job, attempt));
+  try {
+    startSpan(host, state, job, attempt);
+  } catch (err) {
+    ignoreInternalError('worker.process.span', err);
+  }
   return attempt;
 }
 
+/**
+ * The contexts of an attempt without producer context while no TracerProvider
+ * is registered: its no-op span carries no context, so they are the same for
+ * every such attempt (chain depth 1, as for any new trace).
+ */
+const UNTRACED_PROCESSOR_CONTEXT = trace
+  .setSpan(ROOT_CONTEXT, trace.wrapSpanContext(INVALID_SPAN_CONTEXT))
+  .setValue(CHAIN_DEPTH, 1);
+const UNTRACED_INTERNAL_CONTEXT = suppressTracing(UNTRACED_PROCESSOR_CONTEXT);
+
 function startSpan(host: Host, state: WorkerState, job: WorkerJob, attempt: Attempt): void {
   const producer = producerContext(job, job.queueName);
+  if (producer === undefined && host.tracingOff) {
+    attempt.processorContext = UNTRACED_PROCESSOR_CONTEXT;
+    attempt.internalContext = host.traceRedis
+      ? UNTRACED_PROCESSOR_CONTEXT
+      : UNTRACED_INTERNAL_CONTEXT;
+    return;
+  }
   const producerSpan = producer && trace.getSpanContext(producer);
   const valid = producerSpan !== undefined && isSpanContextValid(producerSpan);
   const depth = valid ? chainDepth(producer!) : 1;
@@ -253,8 +277,14 @@ export function wrapProcessJob(host: Host) {
       token: string,
       fetchNext?: () => boolean,
     ) {
-      const attempt = guard('worker.process.start', () => startAttempt(host, this, job));
-      if (attempt === undefined) return original.call(this, job, token, fetchNext);
+      // per job: try/catch as guard() does, without its closures
+      let attempt: Attempt;
+      try {
+        attempt = startAttempt(host, this, job);
+      } catch (err) {
+        ignoreInternalError('worker.process.start', err);
+        return original.call(this, job, token, fetchNext);
+      }
       let thrown: unknown = NO_ERROR;
       try {
         return await (attempt.internalContext
@@ -264,7 +294,11 @@ export function wrapProcessJob(host: Host) {
         thrown = err;
         throw err;
       } finally {
-        guard('worker.process.end', () => endAttempt(host, this, job, attempt, thrown));
+        try {
+          endAttempt(host, this, job, attempt, thrown);
+        } catch (err) {
+          ignoreInternalError('worker.process.end', err);
+        }
       }
     };
 }

@@ -19,7 +19,7 @@
 // Job.addJob (instrumentations that do see nothing on 6). On BullMQ 5, legacy
 // `repeat` jobs are added through Queue.add and covered there.
 
-import { context } from '@opentelemetry/api';
+import { context, ProxyTracer, ProxyTracerProvider, trace } from '@opentelemetry/api';
 import {
   InstrumentationBase,
   InstrumentationNodeModuleDefinition,
@@ -83,6 +83,8 @@ const VERSIONS = ['>=5.0.0 <7'];
  */
 const CHILD_PROCESSOR_FILE = 'bullmq/dist/cjs/classes/child-processor.js';
 const DEFAULT_MAX_CHAIN_DEPTH = 10;
+/** What the API's proxy provider delegates to while no TracerProvider is registered (one shared no-op). */
+const NO_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
 
 export class BullMQInstrumentation
   extends InstrumentationBase<BullMQInstrumentationConfig>
@@ -105,6 +107,22 @@ export class BullMQInstrumentation
 
   override get tracer() {
     return super.tracer;
+  }
+
+  /**
+   * True while our tracer is the global proxy's and no provider is registered
+   * (OTEL_TRACES_EXPORTER=none, or no SDK): checked per call, so a provider
+   * registered later is used at once. Anything else (an SDK tracer, another
+   * copy of the API) counts as tracing on.
+   */
+  get tracingOff(): boolean {
+    const tracer = this.tracer;
+    if (!(tracer instanceof ProxyTracer)) return false;
+    const global = trace.getTracerProvider() as Partial<ProxyTracerProvider>;
+    return (
+      (tracer as unknown as { _provider?: unknown })._provider === global &&
+      global.getDelegate?.() === NO_TRACER_PROVIDER
+    );
   }
 
   get processParent(): ProcessParent {

@@ -9,7 +9,7 @@ import type {
   QueueUserLike,
   WorkerLike,
 } from '../lifecycle.js';
-import { describeError, warnRateLimited } from '../log.js';
+import { ignoreInternalError } from '../log.js';
 
 type Hook = keyof LifecycleObserver;
 
@@ -62,10 +62,7 @@ export class Observers {
       try {
         fn.call(observer, a, b, c, d);
       } catch (err) {
-        warnRateLimited(
-          `internal:observer.${hook}`,
-          `internal error in observer.${hook} (ignored): ${describeError(err)}`,
-        );
+        ignoreInternalError(`observer.${hook}`, err);
       }
     }
   }

@@ -16,7 +16,7 @@ import { guard } from '../log.js';
 import { operationAttributes, spanName } from './attributes.js';
 import { setJobData } from './capture.js';
 import { type Host, hasNativeTelemetry, internalContext } from './host.js';
-import { withContext } from './propagation.js';
+import { metadataFor, withContext, withMetadata } from './propagation.js';
 import {
   BULLMQ_JOB_DELAY,
   BULLMQ_JOB_NAME,
@@ -156,6 +156,14 @@ export function wrapAdd(host: Host) {
         () => {
           const state = queueState(this);
           if (state.native) return [NATIVE_SEND, [name, data, opts]];
+          if (host.tracingOff) {
+            // a no-op span would only pass the active context on: the job carries that
+            const active = context.active();
+            return [
+              { span: undefined, runContext: internalContext(host, active) },
+              [name, data, state.ownTelemetry ? opts : withContext(opts, active)],
+            ];
+          }
           const span = startSpan(
             host,
             state.sendName,
@@ -193,6 +201,16 @@ export function wrapAddBulk(host: Host) {
           if (state.native || !Array.isArray(jobs))
             return [{ ...NATIVE_SEND, creates: [] }, [jobs]];
           const active = context.active();
+          if (host.tracingOff) {
+            // no-op send and create spans would give every job the active context: made once
+            const metadata = state.ownTelemetry ? undefined : metadataFor(active);
+            const sent =
+              metadata === undefined ? jobs : jobs.map((job) => withJobMetadata(job, metadata));
+            return [
+              { span: undefined, runContext: internalContext(host, active), creates: [] },
+              [sent],
+            ];
+          }
           const span = startSpan(
             host,
             state.sendName,
@@ -217,7 +235,7 @@ export function wrapAddBulk(host: Host) {
             );
             creates.push(create);
             if (state.ownTelemetry) return job;
-            return { ...job, opts: withContext(job.opts, trace.setSpan(ctx, create)) };
+            return withJobOpts(job, withContext(job.opts, trace.setSpan(ctx, create)));
           });
           return [{ span, runContext: internalContext(host, ctx), creates }, [copies]];
         },
@@ -231,6 +249,16 @@ export function wrapAddBulk(host: Host) {
         },
       );
     };
+}
+
+/** The job with `opts` in a copy; the caller's own job when its options did not change. */
+function withJobOpts(job: BulkJob, opts: JobsOptions | undefined): BulkJob {
+  return opts === job.opts ? job : { ...job, opts };
+}
+
+function withJobMetadata(job: BulkJob, metadata: string): BulkJob {
+  if (job === null || typeof job !== 'object') return job;
+  return withJobOpts(job, withMetadata(job.opts, metadata));
 }
 
 /** How many jobs of each name went to each queue in one batch: one jobsSent call per pair. */

@@ -73,12 +73,20 @@ export function chainDepth(producer: Context): number {
  * `omitContext` are returned as they are.
  */
 export function withContext<T>(opts: T, ctx: Context): T {
-  if (opts !== undefined && (opts === null || typeof opts !== 'object')) return opts;
+  return takesContext(opts) ? withMetadata(opts, metadataFor(ctx)) : opts;
+}
+
+/** withContext with the metadata already made (e.g. once for a whole batch); `opts` itself when there is none. */
+export function withMetadata<T>(opts: T, metadata: string | undefined): T {
+  if (metadata === undefined || !takesContext(opts)) return opts;
   const telemetry = (opts as OptsWithTelemetry | undefined)?.telemetry;
-  if (telemetry?.metadata !== undefined || telemetry?.omitContext) return opts;
-  const metadata = metadataFor(ctx);
-  if (metadata === undefined) return opts;
   return { ...opts, telemetry: { ...telemetry, metadata } } as T;
+}
+
+function takesContext(opts: unknown): boolean {
+  if (opts !== undefined && (opts === null || typeof opts !== 'object')) return false;
+  const telemetry = (opts as OptsWithTelemetry | undefined)?.telemetry;
+  return telemetry?.metadata === undefined && !telemetry?.omitContext;
 }
 
 /**
