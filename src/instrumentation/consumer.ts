@@ -20,7 +20,6 @@ import {
   INVALID_SPAN_CONTEXT,
   isSpanContextValid,
   type Link,
-  ROOT_CONTEXT,
   type Span,
   SpanKind,
   trace,
@@ -31,6 +30,7 @@ import { guard, ignoreInternalError, warnRateLimited } from '../log.js';
 import { errorType, processAttributes, spanName } from './attributes.js';
 import { setJobData } from './capture.js';
 import { type Host, hasNativeTelemetry, internalContext } from './host.js';
+import { LIGHT_ROOT } from './light-context.js';
 import { CHAIN_DEPTH, chainDepth, contextFromMetadata } from './propagation.js';
 import {
   BULLMQ_JOB_ATTEMPT,
@@ -139,7 +139,7 @@ function startAttempt(host: Host, worker: WorkerInstance, job: WorkerJob): Attem
  * every such attempt (chain depth 1, as for any new trace).
  */
 const UNTRACED_PROCESSOR_CONTEXT = trace
-  .setSpan(ROOT_CONTEXT, trace.wrapSpanContext(INVALID_SPAN_CONTEXT))
+  .setSpan(LIGHT_ROOT, trace.wrapSpanContext(INVALID_SPAN_CONTEXT))
   .setValue(CHAIN_DEPTH, 1);
 const UNTRACED_INTERNAL_CONTEXT = suppressTracing(UNTRACED_PROCESSOR_CONTEXT);
 
@@ -156,7 +156,7 @@ function startSpan(host: Host, state: WorkerState, job: WorkerJob, attempt: Atte
   const valid = producerSpan !== undefined && isSpanContextValid(producerSpan);
   const depth = valid ? chainDepth(producer!) : 1;
   const link = valid && linksToProducer(host, job, depth);
-  const base = producer ?? ROOT_CONTEXT;
+  const base = producer ?? LIGHT_ROOT;
   const links: Link[] | undefined = link ? [{ context: producerSpan! }] : undefined;
   const span = host.tracer.startSpan(
     state.spanName,

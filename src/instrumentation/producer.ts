@@ -16,6 +16,7 @@ import { guard } from '../log.js';
 import { operationAttributes, spanName } from './attributes.js';
 import { setJobData } from './capture.js';
 import { type Host, hasNativeTelemetry, internalContext } from './host.js';
+import { lighten } from './light-context.js';
 import { metadataFor, withContext, withMetadata } from './propagation.js';
 import {
   BULLMQ_JOB_DELAY,
@@ -156,9 +157,9 @@ export function wrapAdd(host: Host) {
         () => {
           const state = queueState(this);
           if (state.native) return [NATIVE_SEND, [name, data, opts]];
+          const active = lighten(context.active());
           if (host.tracingOff) {
             // a no-op span would only pass the active context on: the job carries that
-            const active = context.active();
             return [
               { span: undefined, runContext: internalContext(host, active) },
               [name, data, state.ownTelemetry ? opts : withContext(opts, active)],
@@ -168,12 +169,12 @@ export function wrapAdd(host: Host) {
             host,
             state.sendName,
             state.sendAttributes,
-            context.active(),
+            active,
             name,
             opts,
             data,
           );
-          const ctx = trace.setSpan(context.active(), span);
+          const ctx = trace.setSpan(active, span);
           return [
             { span, runContext: internalContext(host, ctx) },
             [name, data, state.ownTelemetry ? opts : withContext(opts, ctx)],
@@ -200,7 +201,7 @@ export function wrapAddBulk(host: Host) {
           const state = queueState(this);
           if (state.native || !Array.isArray(jobs))
             return [{ ...NATIVE_SEND, creates: [] }, [jobs]];
-          const active = context.active();
+          const active = lighten(context.active());
           if (host.tracingOff) {
             // no-op send and create spans would give every job the active context: made once
             const metadata = state.ownTelemetry ? undefined : metadataFor(active);

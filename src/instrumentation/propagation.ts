@@ -5,13 +5,8 @@
 // So a job enqueued by either side continues its trace on the other.
 // Nothing is ever written to job.data.
 
-import {
-  type Context,
-  createContextKey,
-  propagation,
-  ROOT_CONTEXT,
-  trace,
-} from '@opentelemetry/api';
+import { type Context, createContextKey, propagation, trace } from '@opentelemetry/api';
+import { LIGHT_ROOT } from './light-context.js';
 
 /** Longer metadata is not a trace header we wrote or would read: ignored, job processes as a new root. */
 const MAX_METADATA_LENGTH = 8192;
@@ -103,5 +98,5 @@ export function contextFromMetadata(metadata: unknown): Context | undefined {
     return undefined;
   }
   if (carrier === null || typeof carrier !== 'object' || Array.isArray(carrier)) return undefined;
-  return propagation.extract(ROOT_CONTEXT, carrier);
+  return propagation.extract(LIGHT_ROOT, carrier);
 }
