@@ -3,42 +3,25 @@
 // preloaded worker and on the same app without jobwatch (the control); every
 // job must end exactly as in the control: same state, result, failure reason,
 // attempts and data.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll } from '../helpers/node-process.js';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/ports.js';
-import { RedisServer } from '../helpers/redis.js';
 import {
   allFinished,
-  closeQueues,
   enqueue,
   expectNoRepeatedWarnings,
   type JobSpec,
   jobwatchLines,
-  otlpReceiver,
   outcomeOf,
   queueOf,
-  type Receiver,
   startApp,
   tracesTo,
+  useFaultSetup,
 } from './harness.js';
 
 const FOREIGN_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const FOREIGN_PARENT = `00-${FOREIGN_TRACE}-00f067aa0ba902b7-01`;
 
-let redis: RedisServer;
-let receiver: Receiver;
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  receiver = await otlpReceiver();
-});
-afterEach(async () => {
-  await closeQueues();
-  await killAll();
-});
-afterAll(async () => {
-  await receiver.close();
-  await redis.close();
-});
+const setup = useFaultSetup();
 
 /**
  * Runs `jobs` on a preloaded worker and on a control worker without jobwatch;
@@ -49,11 +32,11 @@ async function runBesideControl(label: string, jobs: JobSpec[], env: Record<stri
     [true, false].map(async (preload) => {
       const name = `${label}-${preload ? 'jobwatch' : 'control'}`;
       const app = await startApp(
-        redis.url,
-        { QUEUE: name, ...tracesTo(receiver.url), ...env },
+        setup.redis.url,
+        { QUEUE: name, ...tracesTo(setup.receiver.url), ...env },
         { preload },
       );
-      const queue = queueOf(redis, name);
+      const queue = queueOf(setup.redis, name);
       const ids = await enqueue(queue, jobs);
       await allFinished(queue, ids);
       const outcomes = await Promise.all(ids.map((id) => outcomeOf(queue, id)));
@@ -72,7 +55,7 @@ async function runBesideControl(label: string, jobs: JobSpec[], env: Record<stri
 async function processSpans({ name, ids }: { name: string; ids: string[] }) {
   return waitFor(
     () => {
-      const spans = receiver.spans.filter(
+      const spans = setup.receiver.spans.filter(
         (s) =>
           s.name === `process ${name}` &&
           ids.includes(String(s.attributes['messaging.message.id'])),

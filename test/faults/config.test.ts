@@ -4,8 +4,7 @@
 // safe defaults; the health endpoints listen only where they are told to and
 // refuse what they should.
 import { connect } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll } from '../helpers/node-process.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis.js';
 import {
@@ -17,24 +16,15 @@ import {
   jobwatchLines,
   lines,
   listeningSockets,
-  otlpReceiver,
   queueOf,
-  type Receiver,
   registryEntries,
   repeat,
   startApp,
   tracesTo,
+  useFaultSetup,
 } from './harness.js';
 
-let receiver: Receiver;
-beforeAll(async () => {
-  receiver = await otlpReceiver();
-});
-afterEach(async () => {
-  await closeQueues();
-  await killAll();
-});
-afterAll(() => receiver.close());
+const setup = useFaultSetup();
 
 const portOf = (app: App) => Number(new URL(app.metricsUrl).port);
 
@@ -130,44 +120,41 @@ describe('fault 12: invalid settings', () => {
   };
 
   it('names each bad setting in one line, uses safe defaults, and the app works', async () => {
-    const redis = await RedisServer.start();
-    try {
-      const app = await startApp(redis.url, { QUEUE: 'typos', ...tracesTo(receiver.url), ...BAD });
-      const queue = queueOf(redis, 'typos');
-      const ids = await enqueue(queue, repeat(20, { name: 'work', data: { secret: 'card-4242' } }));
-      await expectEachJobOnce(queue, ids, [app.proc]);
+    const app = await startApp(setup.redis.url, {
+      QUEUE: 'typos',
+      ...tracesTo(setup.receiver.url),
+      ...BAD,
+    });
+    const queue = queueOf(setup.redis, 'typos');
+    const ids = await enqueue(queue, repeat(20, { name: 'work', data: { secret: 'card-4242' } }));
+    await expectEachJobOnce(queue, ids, [app.proc]);
 
-      const errors = jobwatchLines(app.proc);
-      for (const name of Object.keys(BAD)) {
-        const naming = errors.filter((l) => new RegExp(`\\b${name}\\b`).test(l));
-        expect(naming, `${name}:\n${errors.join('\n')}`).toHaveLength(1);
-      }
-      expect(errors).toHaveLength(Object.keys(BAD).length);
-      // The defaults are in force: jobwatch on, BullMQ traced, /metrics (prometheus)
-      // on its port and nothing else listening, 5 s heartbeats, no stuck-job rule,
-      // and no job data on spans.
-      expect(lines(app.proc, 'patched')).toEqual(['true']);
-      expect(listeningSockets(app.proc.pid)).toEqual([`127.0.0.1:${portOf(app)}`]);
-      expect(await registryEntries(redis)).toMatchObject([
-        { name: 'typos', intervalMs: '5000', stuckJobMs: '0' },
-      ]);
-      const spans = await waitFor(
-        () => {
-          const found = receiver.spans.filter((s) => s.name === 'process typos');
-          return found.length === ids.length ? found : undefined;
-        },
-        { what: 'the spans' },
-      );
-      expect(JSON.stringify(spans)).not.toContain('card-4242');
-      expect(app.proc.running).toBe(true);
-      console.log(
-        `fault 12: ${Object.keys(BAD).length} bad settings, ${errors.length} error lines (one per setting); ` +
-          `${ids.length}/${ids.length} jobs completed once with the defaults`,
-      );
-    } finally {
-      await closeQueues();
-      await redis.close();
+    const errors = jobwatchLines(app.proc);
+    for (const name of Object.keys(BAD)) {
+      const naming = errors.filter((l) => new RegExp(`\\b${name}\\b`).test(l));
+      expect(naming, `${name}:\n${errors.join('\n')}`).toHaveLength(1);
     }
+    expect(errors).toHaveLength(Object.keys(BAD).length);
+    // The defaults are in force: jobwatch on, BullMQ traced, /metrics (prometheus)
+    // on its port and nothing else listening, 5 s heartbeats, no stuck-job rule,
+    // and no job data on spans.
+    expect(lines(app.proc, 'patched')).toEqual(['true']);
+    expect(listeningSockets(app.proc.pid)).toEqual([`127.0.0.1:${portOf(app)}`]);
+    const entries = (await registryEntries(setup.redis)).filter((e) => e.name === 'typos');
+    expect(entries).toMatchObject([{ intervalMs: '5000', stuckJobMs: '0' }]);
+    const spans = await waitFor(
+      () => {
+        const found = setup.receiver.spans.filter((s) => s.name === 'process typos');
+        return found.length === ids.length ? found : undefined;
+      },
+      { what: 'the spans' },
+    );
+    expect(JSON.stringify(spans)).not.toContain('card-4242');
+    expect(app.proc.running).toBe(true);
+    console.log(
+      `fault 12: ${Object.keys(BAD).length} bad settings, ${errors.length} error lines (one per setting); ` +
+        `${ids.length}/${ids.length} jobs completed once with the defaults`,
+    );
   });
 });
 
@@ -175,9 +162,8 @@ describe('health endpoints of a preloaded process', () => {
   const TOKEN = 'a-long-random-token';
 
   async function withHealth(env: Record<string, string>) {
-    const redis = await RedisServer.start();
     const port = await freePort();
-    const app = await startApp(redis.url, {
+    const app = await startApp(setup.redis.url, {
       QUEUE: 'guarded',
       JOBWATCH_HEALTH_PORT: String(port),
       JOBWATCH_HEALTH_TOKEN: TOKEN,
@@ -185,46 +171,39 @@ describe('health endpoints of a preloaded process', () => {
     });
     const base = `http://127.0.0.1:${port}`;
     await waitFor(async () => (await fetch(`${base}/health/live`)).ok, { what: 'health' });
-    return { app, port, base, close: () => redis.close() };
+    return { app, port, base };
   }
 
   it('listen on loopback by default, on all interfaces only when JOBWATCH_HEALTH_HOST says so', async () => {
     const local = await withHealth({});
     const open = await withHealth({ JOBWATCH_HEALTH_HOST: '0.0.0.0' });
-    try {
-      expect(listeningSockets(local.app.proc.pid).sort()).toEqual(
-        [`127.0.0.1:${portOf(local.app)}`, `127.0.0.1:${local.port}`].sort(),
-      );
-      expect(listeningSockets(open.app.proc.pid)).toContain(`0.0.0.0:${open.port}`);
-    } finally {
-      await local.close();
-      await open.close();
-    }
+    expect(listeningSockets(local.app.proc.pid).sort()).toEqual(
+      [`127.0.0.1:${portOf(local.app)}`, `127.0.0.1:${local.port}`].sort(),
+    );
+    expect(listeningSockets(open.app.proc.pid)).toContain(`0.0.0.0:${open.port}`);
   });
 
   it('want the token, refuse oversized headers, and drop a client that never finishes them', async () => {
-    const { base, port, close } = await withHealth({});
-    try {
-      const queues = (authorization?: string) =>
-        fetch(`${base}/health/queues`, { headers: authorization ? { authorization } : {} });
-      expect((await queues()).status).toBe(401);
-      expect((await queues(`Bearer ${TOKEN.slice(0, -1)}x`)).status).toBe(401);
-      expect((await queues(`Bearer ${TOKEN}`)).status).toBe(200);
-      const big = await fetch(`${base}/health/live`, { headers: { 'x-pad': 'a'.repeat(20_000) } });
-      expect(big.status).toBe(431);
-      const socket = connect(port, '127.0.0.1');
-      socket.on('error', () => undefined);
-      socket.write('GET /health/live HTTP/1.1\r\nHost: x\r\n'); // and never the end of the headers
-      const since = performance.now();
-      await new Promise((resolve) => socket.on('close', resolve).resume());
-      const droppedMs = performance.now() - since;
-      console.log(
-        `health endpoints: a client that never finished its headers was dropped after ${Math.round(droppedMs)} ms`,
-      );
-      expect(droppedMs).toBeLessThan(10_000);
-      expect((await fetch(`${base}/health/live`)).status).toBe(200); // and the server still answers
-    } finally {
-      await close();
-    }
+    const { base, port } = await withHealth({});
+    const queues = (authorization?: string) =>
+      fetch(`${base}/health/queues`, { headers: authorization ? { authorization } : {} });
+    expect((await queues()).status).toBe(401);
+    expect((await queues(`Bearer ${TOKEN.slice(0, -1)}x`)).status).toBe(401);
+    const authorized = await queues(`Bearer ${TOKEN}`);
+    expect(authorized.status).not.toBe(401); // the report (200 or 503: killed apps of other tests are dead)
+    expect(await authorized.json()).toHaveProperty('workers.guarded');
+    const big = await fetch(`${base}/health/live`, { headers: { 'x-pad': 'a'.repeat(20_000) } });
+    expect(big.status).toBe(431);
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write('GET /health/live HTTP/1.1\r\nHost: x\r\n'); // and never the end of the headers
+    const since = performance.now();
+    await new Promise((resolve) => socket.on('close', resolve).resume());
+    const droppedMs = performance.now() - since;
+    console.log(
+      `health endpoints: a client that never finished its headers was dropped after ${Math.round(droppedMs)} ms`,
+    );
+    expect(droppedMs).toBeLessThan(10_000);
+    expect((await fetch(`${base}/health/live`)).status).toBe(200); // and the server still answers
   }, 30_000);
 });

@@ -2,13 +2,11 @@
 // exports (500, 429). Over 20,000 jobs: every job runs once, the process's
 // memory stays bounded (spans are dropped, not queued without end), jobwatch
 // says so once, and spans flow again as soon as a collector answers.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll } from '../helpers/node-process.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../helpers/ports.js';
-import { RedisServer } from '../helpers/redis.js';
+import type { Receiver } from '../helpers/preloaded.js';
 import {
   type CollectorFault,
-  closeQueues,
   enqueue,
   expectEachJobOnce,
   expectNoRepeatedWarnings,
@@ -18,11 +16,11 @@ import {
   otlpReceiver,
   probe,
   queueOf,
-  type Receiver,
   repeat,
   rssOf,
   startApp,
   tracesTo,
+  useFaultSetup,
 } from './harness.js';
 
 const JOBS = 20_000;
@@ -33,18 +31,12 @@ const MB = 1024 * 1024;
  */
 const MAX_RETAINED_GROWTH_MB = 8;
 
-let redis: RedisServer;
-let receiver: Receiver | undefined;
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
+const setup = useFaultSetup();
+let collector: Receiver | undefined;
 afterEach(async () => {
-  await closeQueues();
-  await killAll();
-  await receiver?.close();
-  receiver = undefined;
+  await collector?.close();
+  collector = undefined;
 });
-afterAll(() => redis.close());
 
 type Endpoint = CollectorFault | 'down' | 'working';
 
@@ -71,12 +63,12 @@ describe('fault 3: trace endpoint down, slow or refusing', () => {
     async (label, fault) => {
       const endpoint = await endpointWith(fault);
       const name = `exporter-${String(fault)}`;
-      const worker = await startApp(redis.url, {
+      const worker = await startApp(setup.redis.url, {
         QUEUE: name,
         CONCURRENCY: '50',
         ...tracesTo(endpoint.url),
       });
-      const queue = queueOf(redis, name);
+      const queue = queueOf(setup.redis, name);
       let peakRss = 0;
       const sampler = setInterval(() => {
         peakRss = Math.max(peakRss, rssOf(worker.proc.pid));
@@ -122,10 +114,10 @@ describe('fault 3: trace endpoint down, slow or refusing', () => {
       // exporter's retries and the batch queue let them through.
       await endpoint.close();
       const backAt = performance.now();
-      receiver = await otlpReceiver(endpoint.port);
+      collector = await otlpReceiver(endpoint.port);
       const after: string[] = [];
       const arrived = () =>
-        receiver!.spans.some((s) => after.includes(String(s.attributes['messaging.message.id'])));
+        collector!.spans.some((s) => after.includes(String(s.attributes['messaging.message.id'])));
       await waitFor(
         async () => {
           after.push(...(await enqueue(queue, [{ name: 'work' }])));

@@ -8,11 +8,12 @@ import { createServer, type Server } from 'node:http';
 import { resolve } from 'node:path';
 import { Job, type JobsOptions, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 // @ts-expect-error: plain ESM JavaScript shared with the demo, no type declarations
 import { startOtlpReceiver } from '../../examples/otlp-receiver.mjs';
 import { type NodeProcess, repoRoot, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
+import { type PreloadedSetup, type Receiver, usePreloadedSetup } from '../helpers/preloaded.js';
 import type { RedisServer } from '../helpers/redis.js';
 import { type Exposition, find, scrape } from '../metrics/scrape.js';
 
@@ -39,6 +40,16 @@ export interface AppOptions {
   requires?: string[];
   /** Wait for the app's "ready" line (default true). */
   ready?: boolean;
+}
+
+/**
+ * The test file's Redis and OTLP receiver, and processes killed after each
+ * test (test/helpers/preloaded.ts); the Queue clients of queueOf closed too.
+ */
+export function useFaultSetup(): PreloadedSetup {
+  const setup = usePreloadedSetup();
+  afterEach(closeQueues);
+  return setup;
 }
 
 /** Starts the fixture app against `redisUrl`; `env` is added to the fault suite's defaults. */
@@ -304,21 +315,6 @@ export async function restartRedis(
   await Promise.all([whileDown(), new Promise((r) => setTimeout(r, downMs))]);
   await redis.resume();
   return performance.now();
-}
-
-export interface ReceivedSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId: string;
-  name: string;
-  kind: number;
-  attributes: Record<string, unknown>;
-  events: { name: string; attributes: Record<string, unknown> }[];
-}
-export interface Receiver {
-  url: string;
-  spans: ReceivedSpan[];
-  close(): Promise<void>;
 }
 
 /** The real OTLP/HTTP receiver of examples/, on `port` (0 = any). */

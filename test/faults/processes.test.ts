@@ -2,54 +2,38 @@
 // stopped with SIGTERM mid-job, its event loop blocked, its host's clock
 // wrong. Jobs end as BullMQ alone would end them; telemetry tells the truth
 // and comes back by itself.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MISSED_BEATS_FOR_DEAD } from '../../src/health/registry-keys.js';
-import { killAll } from '../helpers/node-process.js';
 import { waitFor } from '../helpers/ports.js';
-import { RedisServer } from '../helpers/redis.js';
 import {
-  closeQueues,
   enqueue,
   expectEachJobOnce,
   INTERVAL_MS,
   lines,
-  otlpReceiver,
   queueOf,
-  type Receiver,
   registryEntries,
   repeat,
   sampleBecomes,
   sampleOf,
   startApp,
   tracesTo,
+  useFaultSetup,
 } from './harness.js';
 
 const SKEWED_CLOCK = './test/health/fixtures/clock-skew.cjs';
 
-let redis: RedisServer;
-let receiver: Receiver;
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  receiver = await otlpReceiver();
-});
-afterEach(async () => {
-  await closeQueues();
-  await killAll();
-});
-afterAll(async () => {
-  await receiver.close();
-  await redis.close();
-});
+const setup = useFaultSetup();
 
 const status = (name: string) => ({ bullmq_worker_name: name });
 const ms = (t: number) => `${Math.round(t)} ms`;
 
 /** The registry entries of worker `name`. */
 const entriesOf = async (name: string) =>
-  (await registryEntries(redis)).filter((e) => e.name === name);
+  (await registryEntries(setup.redis)).filter((e) => e.name === name);
 
 /** The process spans the receiver got for queue `name`. */
-const processSpansOf = (name: string) => receiver.spans.filter((s) => s.name === `process ${name}`);
+const processSpansOf = (name: string) =>
+  setup.receiver.spans.filter((s) => s.name === `process ${name}`);
 
 describe('fault 7: a worker process killed mid-job', () => {
   it('its jobs stall, another worker finishes them, and the stall shows in metrics and traces', async () => {
@@ -57,15 +41,15 @@ describe('fault 7: a worker process killed mid-job', () => {
       QUEUE: 'killed',
       LOG_STARTED: '1',
       WORKER_OPTS: JSON.stringify({ stalledInterval: 500, lockDuration: 1000 }),
-      ...tracesTo(receiver.url),
+      ...tracesTo(setup.receiver.url),
     };
-    const doomed = await startApp(redis.url, env);
-    const queue = queueOf(redis, 'killed');
-    const ids = await enqueue(queue, repeat(5, { name: 'sleep', data: { ms: 1500 } }));
+    const doomed = await startApp(setup.redis.url, { ...env, HANG: '1' });
+    const queue = queueOf(setup.redis, 'killed');
+    const ids = await enqueue(queue, repeat(5, { name: 'sleep', data: { ms: 100 } }));
     await waitFor(() => lines(doomed.proc, 'started').length === ids.length, {
       what: 'all active',
     });
-    const rescuer = await startApp(redis.url, env);
+    const rescuer = await startApp(setup.redis.url, env);
     doomed.proc.child.kill('SIGKILL');
     const killedAt = performance.now();
 
@@ -95,16 +79,16 @@ describe('fault 7: a worker process killed mid-job', () => {
 
 describe('fault 8: SIGTERM while jobs are active (the app closes its worker)', () => {
   it('active jobs finish, their spans are flushed, the process exits 0 and status goes to 0', async () => {
-    const view = await startApp(redis.url, { QUEUE: 'term', ROLE: 'view' });
-    const worker = await startApp(redis.url, {
+    const view = await startApp(setup.redis.url, { QUEUE: 'term', ROLE: 'view' });
+    const worker = await startApp(setup.redis.url, {
       QUEUE: 'term',
       LOG_STARTED: '1',
       APP_SIGTERM: '1',
-      ...tracesTo(receiver.url),
+      ...tracesTo(setup.receiver.url),
       OTEL_BSP_SCHEDULE_DELAY: '60000', // only the close can get these spans out in time
     });
     await sampleBecomes(view, 'worker_status', status('term'), 1);
-    const queue = queueOf(redis, 'term');
+    const queue = queueOf(setup.redis, 'term');
     const ids = await enqueue(queue, repeat(5, { name: 'sleep', data: { ms: 1000 } }));
     await waitFor(() => lines(worker.proc, 'started').length === ids.length, {
       what: 'all active',
@@ -129,10 +113,10 @@ describe('fault 8: SIGTERM while jobs are active (the app closes its worker)', (
 
 describe('fault 9: the event loop blocked for more than 3 heartbeat intervals', () => {
   it('is reported down while blocked and up again after, and no job is lost', async () => {
-    const view = await startApp(redis.url, { QUEUE: 'blocked', ROLE: 'view' });
-    const worker = await startApp(redis.url, { QUEUE: 'blocked', LOG_STARTED: '1' });
+    const view = await startApp(setup.redis.url, { QUEUE: 'blocked', ROLE: 'view' });
+    const worker = await startApp(setup.redis.url, { QUEUE: 'blocked', LOG_STARTED: '1' });
     await sampleBecomes(view, 'worker_status', status('blocked'), 1);
-    const queue = queueOf(redis, 'blocked');
+    const queue = queueOf(setup.redis, 'blocked');
     const before = await enqueue(queue, repeat(20, { name: 'sleep', data: { ms: 100 } }));
     // 3.5 intervals: the silence is then surely over 3 intervals, whenever the last beat was.
     const [block] = await enqueue(queue, [{ name: 'block', data: { ms: 3.5 * INTERVAL_MS } }]);
@@ -155,19 +139,19 @@ describe('fault 10: hosts whose clocks are 5 minutes off', () => {
     const skewed = (offset: number) => ({ CLOCK_OFFSET_MS: String(offset) });
     const requires = [SKEWED_CLOCK];
     const view = await startApp(
-      redis.url,
+      setup.redis.url,
       { QUEUE: 'skew-live', ROLE: 'view', ...skewed(-300_000) },
       { requires },
     );
     const live = await startApp(
-      redis.url,
+      setup.redis.url,
       { QUEUE: 'skew-live', ...skewed(300_000) },
       { requires },
     );
-    const doomed = await startApp(redis.url, { QUEUE: 'skew-dead' });
+    const doomed = await startApp(setup.redis.url, { QUEUE: 'skew-dead' });
     await sampleBecomes(view, 'worker_status', status('skew-live'), 1);
     await sampleBecomes(view, 'worker_status', status('skew-dead'), 1);
-    const queue = queueOf(redis, 'skew-live');
+    const queue = queueOf(setup.redis, 'skew-live');
     const ids = await enqueue(queue, repeat(50, { name: 'sleep', data: { ms: 20 } }));
     await expectEachJobOnce(queue, ids, [live.proc]);
     await new Promise((r) => setTimeout(r, MISSED_BEATS_FOR_DEAD * INTERVAL_MS * 2));

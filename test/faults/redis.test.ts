@@ -1,8 +1,7 @@
 // Faults 1 and 2: Redis goes away under a preloaded app, or is not there when
 // it starts. Jobs end exactly as BullMQ alone would end them, the app never
 // stops, and heartbeats, worker_status and queue depth come back by themselves.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll } from '../helpers/node-process.js';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis.js';
 import {
@@ -19,17 +18,10 @@ import {
   sampleBecomes,
   sampleOf,
   startApp,
+  useFaultSetup,
 } from './harness.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-afterEach(async () => {
-  await closeQueues();
-  await killAll();
-});
-afterAll(() => redis.close());
+const setup = useFaultSetup();
 
 const ms = (t: number) => `${Math.round(t)} ms`;
 
@@ -55,26 +47,26 @@ function beatAfter(server: RedisServer, name: string, after: number) {
 
 describe('fault 1: Redis restarted with jobs in flight', () => {
   it('finishes every job once, and heartbeats, worker_status and queue depth recover', async () => {
-    const worker = await startApp(redis.url, { QUEUE: 'restart', CONCURRENCY: '20' });
-    const view = await startApp(redis.url, { QUEUE: 'restart', ROLE: 'view' });
+    const worker = await startApp(setup.redis.url, { QUEUE: 'restart', CONCURRENCY: '20' });
+    const view = await startApp(setup.redis.url, { QUEUE: 'restart', ROLE: 'view' });
     const status = { bullmq_worker_name: 'restart' };
     await sampleBecomes(view, 'worker_status', status, 1);
-    const queue = queueOf(redis, 'restart');
+    const queue = queueOf(setup.redis, 'restart');
     const ids = await enqueue(queue, repeat(400, { name: 'sleep', data: { ms: 50 } }));
     await waitFor(() => lines(worker.proc, 'processed').length >= 60, { what: '60 jobs' });
 
     let scrapedWhileDown: number | undefined;
     const unfinished = ids.length - lines(worker.proc, 'processed').length;
-    const upAt = await restartRedis(redis, 1500, async () => {
+    const upAt = await restartRedis(setup.redis, 1500, async () => {
       await new Promise((r) => setTimeout(r, 500));
       // /metrics keeps answering (bounded by the collect timeout) while Redis is away
       const e = await metricsOf(worker);
       scrapedWhileDown = e.samples.length;
     });
-    const restartedAt = await redisNow(redis);
+    const restartedAt = await redisNow(setup.redis);
     expect(scrapedWhileDown).toBeGreaterThan(0);
 
-    await beatAfter(redis, 'restart', restartedAt);
+    await beatAfter(setup.redis, 'restart', restartedAt);
     const beatMs = performance.now() - upAt;
     const statusMs = await sampleBecomes(view, 'worker_status', status, 1);
     await expectEachJobOnce(queue, ids, [worker.proc]);
@@ -105,7 +97,9 @@ describe('fault 2: Redis unreachable when the app starts', () => {
       const worker = await startApp(late.url, { QUEUE: 'late' }, { ready: false });
       // The app's own start ran to its end and /metrics answers, with Redis still down.
       await waitFor(() => lines(worker.proc, 'app started').length > 0, { what: 'app start' });
-      expect((await metricsOf(worker)).samples.length).toBeGreaterThan(0);
+      await waitFor(async () => (await metricsOf(worker)).samples.length > 0, {
+        what: '/metrics with Redis down',
+      });
       await new Promise((r) => setTimeout(r, 1500));
       expect(worker.proc.running).toBe(true);
 

@@ -2,12 +2,10 @@
 // Every scrape is answered, all of them share one Redis collection per cache
 // period (counted with MONITOR: only jobwatch's own reads, not the LLEN/ZCARD
 // BullMQ's Lua scripts run), and the worker's event loop never stalls > 100 ms.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll } from '../helpers/node-process.js';
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/ports.js';
-import { RedisServer } from '../helpers/redis.js';
 import {
-  closeQueues,
   enqueue,
   expectEachJobOnce,
   lines,
@@ -15,6 +13,7 @@ import {
   queueOf,
   repeat,
   startApp,
+  useFaultSetup,
 } from './harness.js';
 
 const SCRAPERS = 50;
@@ -23,41 +22,42 @@ const CACHE_MS = 1000;
 /** What one collection reads directly: 8 LLEN/ZCARD for the queue's depth, 1 registry read script. */
 const DEPTH_READS = 8;
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-afterEach(async () => {
-  await closeQueues();
-  await killAll();
-});
-afterAll(() => redis.close());
+const setup = useFaultSetup();
 
-/** Records the commands clients (not Lua scripts) send to Redis until stop() is called. */
+/**
+ * Records what clients (not Lua scripts) send to Redis, through redis-cli
+ * MONITOR, until stop(). Each command is its quoted words, e.g.
+ * ['llen', 'bull:storm:wait'].
+ */
 async function monitorRedis() {
-  const client = redis.client();
-  const monitor = await client.monitor();
-  const commands: string[][] = [];
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    if (source !== 'lua') commands.push(args.map(String));
+  const cli = spawn('redis-cli', ['-p', String(setup.redis.port), 'monitor'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
   });
+  let output = '';
+  cli.stdout.on('data', (d) => {
+    output += d;
+  });
+  await waitFor(() => output.startsWith('OK'), { what: 'MONITOR' });
   return {
-    commands,
-    stop: async () => {
-      monitor.disconnect();
-      client.disconnect();
+    stop: async (): Promise<string[][]> => {
+      await new Promise((r) => setTimeout(r, 100)); // the last commands' lines
+      cli.kill();
+      return output
+        .split('\n')
+        .filter((line) => /^\d+\.\d+ \[\d+ [^\]l]/.test(line)) // "[0 127.0.0.1:…]", not "[0 lua]"
+        .map((line) => [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!));
     },
   };
 }
 
 describe('fault 4: a storm of /metrics scrapes under load', () => {
   it(`${SCRAPERS} parallel scrapes: shared collection, bounded Redis reads, no event-loop stall > 100 ms`, async () => {
-    const worker = await startApp(redis.url, {
+    const worker = await startApp(setup.redis.url, {
       QUEUE: 'storm',
       CONCURRENCY: '20',
       JOBWATCH_COLLECT_CACHE_MS: String(CACHE_MS),
     });
-    const queue = queueOf(redis, 'storm');
+    const queue = queueOf(setup.redis, 'storm');
     const ids = await enqueue(queue, repeat(3000, { name: 'sleep', data: { ms: 20 } }));
     await waitFor(() => lines(worker.proc, 'processed').length >= 200, { what: 'load' });
     await probe(worker); // starts a fresh event-loop delay window
@@ -78,13 +78,13 @@ describe('fault 4: a storm of /metrics scrapes under load', () => {
       codes.push(...responses);
     }
     const stormMs = performance.now() - started;
-    await monitor.stop();
+    const commands = await monitor.stop();
     const storm = await probe(worker);
 
-    const depthReads = monitor.commands.filter(
+    const depthReads = commands.filter(
       ([cmd, key]) => /^(llen|zcard)$/i.test(cmd!) && key?.startsWith('bull:storm:'),
     ).length;
-    const registryReads = monitor.commands.filter(
+    const registryReads = commands.filter(
       ([cmd, , keys, key]) =>
         /^evalsha$/i.test(cmd!) && keys === '1' && key === 'bull:jobwatch:instances',
     ).length;
