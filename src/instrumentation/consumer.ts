@@ -17,14 +17,12 @@
 import {
   type Context,
   context,
-  INVALID_SPAN_CONTEXT,
   isSpanContextValid,
   type Link,
   type Span,
   SpanKind,
   trace,
 } from '@opentelemetry/api';
-import { suppressTracing } from '@opentelemetry/core';
 import type { AttemptOutcome, JobLike, WorkerLike } from '../lifecycle.js';
 import { guard, ignoreInternalError, warnRateLimited } from '../log.js';
 import { errorType, processAttributes, spanName } from './attributes.js';
@@ -133,25 +131,12 @@ function startAttempt(host: Host, worker: WorkerInstance, job: WorkerJob): Attem
   return attempt;
 }
 
-/**
- * The contexts of an attempt without producer context while no TracerProvider
- * is registered: its no-op span carries no context, so they are the same for
- * every such attempt (chain depth 1, as for any new trace).
- */
-const UNTRACED_PROCESSOR_CONTEXT = trace
-  .setSpan(LIGHT_ROOT, trace.wrapSpanContext(INVALID_SPAN_CONTEXT))
-  .setValue(CHAIN_DEPTH, 1);
-const UNTRACED_INTERNAL_CONTEXT = suppressTracing(UNTRACED_PROCESSOR_CONTEXT);
-
 function startSpan(host: Host, state: WorkerState, job: WorkerJob, attempt: Attempt): void {
   const producer = producerContext(job, job.queueName);
-  if (producer === undefined && host.tracingOff) {
-    attempt.processorContext = UNTRACED_PROCESSOR_CONTEXT;
-    attempt.internalContext = host.traceRedis
-      ? UNTRACED_PROCESSOR_CONTEXT
-      : UNTRACED_INTERNAL_CONTEXT;
-    return;
-  }
+  // No TracerProvider and no producer context: the span would be a no-op with
+  // no context to carry on, so the attempt keeps the context the worker's loop
+  // runs in (no spans can be made in this process to suppress or parent).
+  if (producer === undefined && host.tracingOff) return;
   const producerSpan = producer && trace.getSpanContext(producer);
   const valid = producerSpan !== undefined && isSpanContextValid(producerSpan);
   const depth = valid ? chainDepth(producer!) : 1;
