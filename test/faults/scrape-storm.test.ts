@@ -2,7 +2,6 @@
 // Every scrape is answered, all of them share one Redis collection per cache
 // period (counted with MONITOR: only jobwatch's own reads, not the LLEN/ZCARD
 // BullMQ's Lua scripts run), and the worker's event loop never stalls > 100 ms.
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/ports.js';
 import {
@@ -24,32 +23,6 @@ const DEPTH_READS = 8;
 
 const setup = useFaultSetup();
 
-/**
- * Records what clients (not Lua scripts) send to Redis, through redis-cli
- * MONITOR, until stop(). Each command is its quoted words, e.g.
- * ['llen', 'bull:storm:wait'].
- */
-async function monitorRedis() {
-  const cli = spawn('redis-cli', ['-p', String(setup.redis.port), 'monitor'], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  let output = '';
-  cli.stdout.on('data', (d) => {
-    output += d;
-  });
-  await waitFor(() => output.startsWith('OK'), { what: 'MONITOR' });
-  return {
-    stop: async (): Promise<string[][]> => {
-      await new Promise((r) => setTimeout(r, 100)); // the last commands' lines
-      cli.kill();
-      return output
-        .split('\n')
-        .filter((line) => /^\d+\.\d+ \[\d+ [^\]l]/.test(line)) // "[0 127.0.0.1:…]", not "[0 lua]"
-        .map((line) => [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!));
-    },
-  };
-}
-
 describe('fault 4: a storm of /metrics scrapes under load', () => {
   it(`${SCRAPERS} parallel scrapes: shared collection, bounded Redis reads, no event-loop stall > 100 ms`, async () => {
     const worker = await startApp(setup.redis.url, {
@@ -64,7 +37,7 @@ describe('fault 4: a storm of /metrics scrapes under load', () => {
     await new Promise((r) => setTimeout(r, 1000));
     const quiet = await probe(worker);
 
-    const monitor = await monitorRedis();
+    const monitor = await setup.redis.monitor();
     const started = performance.now();
     const codes: number[] = [];
     for (let wave = 0; wave < WAVES; wave++) {

@@ -92,6 +92,32 @@ export class RedisServer {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
+  /**
+   * Records what clients (not Lua scripts) send to this server, through
+   * redis-cli MONITOR, until stop(). Each command is its quoted words, e.g.
+   * ['llen', 'bull:storm:wait'].
+   */
+  async monitor(): Promise<{ stop(): Promise<string[][]> }> {
+    const cli = spawn('redis-cli', ['-p', String(this.port), 'monitor'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let output = '';
+    cli.stdout.on('data', (d) => {
+      output += d;
+    });
+    await waitFor(() => output.startsWith('OK'), { what: 'MONITOR' });
+    return {
+      stop: async () => {
+        await new Promise((r) => setTimeout(r, 100)); // the last commands' lines
+        cli.kill();
+        return output
+          .split('\n')
+          .filter((line) => /^\d+\.\d+ \[\d+ [^\]l]/.test(line)) // "[0 127.0.0.1:…]", not "[0 lua]"
+          .map((line) => [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!));
+      },
+    };
+  }
+
   /** Total calls per Redis command since the last CONFIG RESETSTAT. */
   async commandStats(): Promise<Map<string, number>> {
     const c = this.client();
