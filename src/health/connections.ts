@@ -11,7 +11,7 @@ import {
   openRedis,
   type RedisScriptClient,
   serverIdentity,
-} from './redis-access.js';
+} from '../redis-access.js';
 
 /** One registry to read: a prefix on one Redis server, and a client to reach it. */
 export interface RegistrySource {

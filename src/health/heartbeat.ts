@@ -9,9 +9,9 @@
 
 import type { WorkerLike } from '../lifecycle.js';
 import { describeError, guard, warnRateLimited } from '../log.js';
+import { bullmqStore, type RedisScriptClient, withTimeout } from '../redis-access.js';
 import type { Connections } from './connections.js';
 import { type Instance, type InstanceSettings, TaskInstance, WorkerInstance } from './instances.js';
-import { bullmqStore, type RedisScriptClient, withTimeout } from './redis-access.js';
 import { writeBeat } from './registry-scripts.js';
 
 export interface WriterSettings extends InstanceSettings {

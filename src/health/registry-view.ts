@@ -13,9 +13,9 @@
 // aggregate with max by (bullmq_worker_name, messaging_destination_name).
 
 import { describeError, warnRateLimited } from '../log.js';
+import { withTimeout } from '../redis-access.js';
 import type { Connections, RegistrySource } from './connections.js';
 import type { HeartbeatWriter } from './heartbeat.js';
-import { withTimeout } from './redis-access.js';
 import { assess, type InstanceFields, type Verdict } from './registry-keys.js';
 import { type RegistryRead, readRegistry } from './registry-scripts.js';
 

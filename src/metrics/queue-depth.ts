@@ -28,6 +28,8 @@
 import { type Attributes, context, type Meter } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
 import type { JobwatchConfig } from '../config.js';
+import type { LifecycleObserver, QueueUserLike } from '../lifecycle.js';
+import { describeError, warnRateLimited } from '../log.js';
 import {
   bullmqStore,
   isUsable,
@@ -36,9 +38,7 @@ import {
   type RedisScriptClient,
   serverIdentity,
   withTimeout,
-} from '../health/redis-access.js';
-import type { LifecycleObserver, QueueUserLike } from '../lifecycle.js';
-import { describeError, warnRateLimited } from '../log.js';
+} from '../redis-access.js';
 import { CellCounter, type CounterCell } from './counter-cells.js';
 
 /** Each state, the key BullMQ keeps it in, and how to count that key. */

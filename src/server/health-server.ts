@@ -15,10 +15,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { JobwatchConfig } from '../config.js';
 import type { Health } from '../health/index.js';
-import { withTimeout } from '../health/redis-access.js';
 import { redisTime } from '../health/registry-scripts.js';
 import { buildReport } from '../health/report.js';
 import { describeError, logError, logInfo, warnRateLimited } from '../log.js';
+import { withTimeout } from '../redis-access.js';
 import { QueueCountsReader } from './queue-counts.js';
 
 export const SERVER_LIMITS = {

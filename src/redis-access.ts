@@ -1,10 +1,10 @@
-// How health reaches Redis without any configuration of its own: through the
-// Redis client BullMQ already opened for a Worker or Queue (BullMQ 5: `client`;
-// BullMQ 6: `getBackend().client` on the Redis backend), or, for the CLI and
-// `jobwatch monitor`, a connection of its own from JOBWATCH_REDIS_URL.
+// How jobwatch reaches Redis without any configuration of its own (heartbeats,
+// registry reads, queue depth): through the Redis client BullMQ already opened
+// for a Worker or Queue (BullMQ 5: `client`; BullMQ 6: `getBackend().client` on the
+// Redis backend), or a connection of its own from JOBWATCH_REDIS_URL.
 
 import { createRequire } from 'node:module';
-import type { QueueUserLike } from '../lifecycle.js';
+import type { QueueUserLike } from './lifecycle.js';
 
 /** The little jobwatch needs of a Redis client: Lua scripts and its status. */
 export interface RedisScriptClient {
