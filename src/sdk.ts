@@ -48,8 +48,7 @@ export function startJobwatch(config: JobwatchConfig): JobwatchRuntime & {
   // the sandbox's spans are flushed by the instrumentation before BullMQ exits the child
   if (sandbox) return runtime;
   shutdown.install();
-  startMetrics(runtime);
-  startHealth(runtime);
+  startHealth(runtime, startMetrics(runtime));
   return runtime;
 }
 

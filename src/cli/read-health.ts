@@ -3,11 +3,12 @@
 // narrowed by --worker / --queue / --this-host, as one health report.
 
 import { hostname } from 'node:os';
+import { createNoopMeter } from '@opentelemetry/api';
 import { loadConfig } from '../config.js';
 import { createHealth } from '../health/index.js';
 import type { RegistrySnapshot } from '../health/registry-view.js';
 import { buildReport, type HealthReport } from '../health/report.js';
-import { QueueCountsReader } from '../server/queue-counts.js';
+import { QueueDepth } from '../metrics/queue-depth.js';
 import type { CliOptions } from './main.js';
 
 export interface HealthRead {
@@ -28,7 +29,7 @@ export async function readHealth(options: CliOptions): Promise<HealthRead> {
   const snapshot = narrow(await health.view.snapshot(), options);
   const queues = new Set(options.queues);
   for (const group of snapshot.workers) if (group.queue) queues.add(group.queue);
-  const counts = new QueueCountsReader({
+  const counts = new QueueDepth(createNoopMeter(), {
     ...base,
     redisUrl: options.redis,
     queuePrefix: options.prefix,

@@ -5,6 +5,7 @@
 import type { JobwatchConfig } from '../config.js';
 import type { LifecycleObserver } from '../lifecycle.js';
 import { guard, logInfo } from '../log.js';
+import type { QueueDepth } from '../metrics/queue-depth.js';
 import type { JobwatchRuntime } from '../runtime.js';
 import { type HealthServer, startHealthServer } from '../server/health-server.js';
 import { Connections } from './connections.js';
@@ -87,7 +88,8 @@ export function healthObserver(health: Health): LifecycleObserver {
 }
 
 /** Starts worker health in this process (called by the SDK wiring). */
-export function startHealth(runtime: JobwatchRuntime): Health {
+/** Starts worker health; `queueDepth` is the metrics' collector, shared with /health/queues. */
+export function startHealth(runtime: JobwatchRuntime, queueDepth?: QueueDepth): Health {
   const { config } = runtime;
   const health = createHealth(config);
   health.writer.start();
@@ -99,7 +101,7 @@ export function startHealth(runtime: JobwatchRuntime): Health {
   runtime.instrumentation.addObserver(healthObserver(health));
   registerWorkerGauges(runtime.meter, health.view);
   if (config.healthPort !== undefined) {
-    health.server = guard('health server', () => startHealthServer(config, health));
+    health.server = guard('health server', () => startHealthServer(config, health, queueDepth));
   }
   runtime.onShutdown(() =>
     health.stop('stopped: the process is exiting (signal or end of program)'),

@@ -19,11 +19,13 @@ import { QueueDepth } from './queue-depth.js';
 
 export { createMetricReaders } from './readers.js';
 
-export function startMetrics(runtime: JobwatchRuntime): void {
+/** Starts the job metrics and, unless JOBWATCH_QUEUE_DEPTH=false, queue depth (returned for others to read). */
+export function startMetrics(runtime: JobwatchRuntime): QueueDepth | undefined {
   const { config, instrumentation, meter } = runtime;
   instrumentation.addObserver(new JobMetrics(meter));
-  if (!config.queueDepth) return;
+  if (!config.queueDepth) return undefined;
   const depth = new QueueDepth(meter, config);
   instrumentation.addObserver(depth);
   runtime.onShutdown(() => depth.close());
+  return depth;
 }

@@ -164,6 +164,21 @@ export class QueueDepth implements LifecycleObserver {
     );
   }
 
+  /**
+   * Jobs per queue and state, from the same cached, bounded read that serves
+   * the gauge (for /health/queues and the CLI); queues not read yet are left out.
+   */
+  async counts(): Promise<Record<string, Record<string, number>>> {
+    await this.refresh();
+    const out: Record<string, Record<string, number>> = {};
+    for (const queue of this.watched.values()) {
+      const counts = queue.counts;
+      if (counts === undefined) continue;
+      out[queue.name] = Object.fromEntries(QUEUE_STATES.map((state, i) => [state, counts[i]!]));
+    }
+    return out;
+  }
+
   async close(): Promise<void> {
     await this.own?.quit().catch(() => this.own?.disconnect());
   }

@@ -13,13 +13,14 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createNoopMeter } from '@opentelemetry/api';
 import type { JobwatchConfig } from '../config.js';
 import type { Health } from '../health/index.js';
 import { redisTime } from '../health/registry-scripts.js';
 import { buildReport } from '../health/report.js';
 import { describeError, logError, logInfo, warnRateLimited } from '../log.js';
+import { QueueDepth } from '../metrics/queue-depth.js';
 import { withTimeout } from '../redis-access.js';
-import { QueueCountsReader } from './queue-counts.js';
 
 export const SERVER_LIMITS = {
   maxHeaderSize: 8192,
@@ -49,9 +50,25 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-export function startHealthServer(config: JobwatchConfig, health: Health): HealthServer {
-  const counts = new QueueCountsReader(config);
-  health.connections.onUser((user) => counts.queueUsed(user));
+/**
+ * /health/queues reads queue depth through the process's queue-depth
+ * collector (one cached read serves the gauge and the endpoint), or through
+ * one of its own when JOBWATCH_QUEUE_DEPTH=false turned that off.
+ */
+function queueDepthFor(config: JobwatchConfig, health: Health, shared?: QueueDepth) {
+  if (shared) return { counts: shared, close: async () => {} };
+  const own = new QueueDepth(createNoopMeter(), config);
+  health.connections.onUser((user) => own.queueUsed(user));
+  return { counts: own, close: () => own.close() };
+}
+
+export function startHealthServer(
+  config: JobwatchConfig,
+  health: Health,
+  sharedDepth?: QueueDepth,
+): HealthServer {
+  const depth = queueDepthFor(config, health, sharedDepth);
+  const counts = depth.counts;
   const server = createServer(
     {
       maxHeaderSize: SERVER_LIMITS.maxHeaderSize,
@@ -93,7 +110,7 @@ export function startHealthServer(config: JobwatchConfig, health: Health): Healt
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await counts.close();
+      await depth.close();
     },
   };
 }
@@ -103,7 +120,7 @@ async function handle(
   res: ServerResponse,
   config: JobwatchConfig,
   health: Health,
-  counts: QueueCountsReader,
+  counts: QueueDepth,
 ): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');

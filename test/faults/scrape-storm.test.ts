@@ -3,7 +3,7 @@
 // period (counted with MONITOR: only jobwatch's own reads, not the LLEN/ZCARD
 // BullMQ's Lua scripts run), and the worker's event loop never stalls > 100 ms.
 import { describe, expect, it } from 'vitest';
-import { waitFor } from '../helpers/ports.js';
+import { freePort, waitFor } from '../helpers/ports.js';
 import {
   enqueue,
   expectEachJobOnce,
@@ -25,11 +25,15 @@ const setup = useFaultSetup();
 
 describe('fault 4: a storm of /metrics scrapes under load', () => {
   it(`${SCRAPERS} parallel scrapes: shared collection, bounded Redis reads, no event-loop stall > 100 ms`, async () => {
+    const healthPort = await freePort();
     const worker = await startApp(setup.redis.url, {
       QUEUE: 'storm',
       CONCURRENCY: '20',
       JOBWATCH_COLLECT_CACHE_MS: String(CACHE_MS),
+      JOBWATCH_HEALTH_PORT: String(healthPort),
     });
+    // Half the storm asks /health/queues: it reads queue depth through the same collection.
+    const healthUrl = `http://127.0.0.1:${healthPort}/health/queues`;
     const queue = queueOf(setup.redis, 'storm');
     const ids = await enqueue(queue, repeat(3000, { name: 'sleep', data: { ms: 20 } }));
     await waitFor(() => lines(worker.proc, 'processed').length >= 200, { what: 'load' });
@@ -42,10 +46,14 @@ describe('fault 4: a storm of /metrics scrapes under load', () => {
     const codes: number[] = [];
     for (let wave = 0; wave < WAVES; wave++) {
       const responses = await Promise.all(
-        Array.from({ length: SCRAPERS }, async () => {
-          const res = await fetch(worker.metricsUrl);
+        Array.from({ length: SCRAPERS }, async (_, i) => {
+          const health = i % 2 === 1;
+          const res = await fetch(health ? healthUrl : worker.metricsUrl);
           const text = await res.text();
-          return res.status === 200 && text.includes('bullmq_queue_jobs{') ? 200 : res.status;
+          const complete = health
+            ? text.includes('"storm":{"waiting"')
+            : text.includes('bullmq_queue_jobs{');
+          return res.status === 200 && complete ? 200 : res.status;
         }),
       );
       codes.push(...responses);
@@ -63,7 +71,7 @@ describe('fault 4: a storm of /metrics scrapes under load', () => {
     ).length;
     const collectionsAllowed = Math.ceil(stormMs / CACHE_MS) + 1;
     console.log(
-      `fault 4: ${WAVES} waves of ${SCRAPERS} parallel scrapes in ${Math.round(stormMs)} ms, all answered: ` +
+      `fault 4: ${WAVES} waves of ${SCRAPERS} parallel scrapes of /metrics and /health/queues in ${Math.round(stormMs)} ms, all answered: ` +
         `${depthReads / DEPTH_READS} queue-depth reads, ${registryReads} registry reads (at most ${collectionsAllowed} allowed); ` +
         `longest event-loop delay ${storm.loopDelayMs} ms during the storm, ${quiet.loopDelayMs} ms under the same load without it`,
     );
