@@ -42,7 +42,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await health.stop('test over');
-  await worker.close();
+  await worker.close(true); // no graceful wait: nothing is running, and a reconnecting client may not answer
   await queue.close();
   await redis.close();
 });
@@ -125,5 +125,11 @@ describe('health endpoints', () => {
       await redis.resume();
     }
     await waitFor(async () => (await get('/health/ready')).status === 200, { timeoutMs: 15_000 });
-  }, 30_000);
+    // BullMQ's own clients are back too (the restart wiped the data): a new job runs.
+    await queue.add('after-outage', {});
+    await waitFor(async () => (await queue.getJobCounts('completed')).completed > 0, {
+      timeoutMs: 20_000,
+      what: 'a job after the outage',
+    });
+  }, 45_000);
 });
