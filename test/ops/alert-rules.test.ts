@@ -77,6 +77,8 @@ describe('alert conventions', () => {
         'BackgroundQueueWaitTimeHigh',
         'BackgroundWorkerDown',
         'BackgroundWorkerFlapping',
+        'BackgroundWorkerHeartbeatFailing',
+        'BackgroundWorkerInstancesDown',
         'BackgroundWorkerMetricsMissing',
       ].sort(),
     );
@@ -103,13 +105,24 @@ describe('alert conventions', () => {
     },
   );
 
-  it('names the worker or queue in every summary and description', () => {
+  it('names the worker or queue (or, for a per-process signal, the process) in every summary and description', () => {
+    const perProcess = new Set(['BackgroundWorkerHeartbeatFailing']);
     for (const a of alerts) {
+      const names = perProcess.has(a.alert!)
+        ? /\$labels\.instance/
+        : /\$labels\.(messaging_destination_name|bullmq_worker_name)/;
       for (const key of ['summary', 'description'] as const)
-        expect(a.annotations?.[key], `${a.alert} ${key}`).toMatch(
-          /\$labels\.(messaging_destination_name|bullmq_worker_name)/,
-        );
+        expect(a.annotations?.[key], `${a.alert} ${key}`).toMatch(names);
     }
+  });
+
+  it('aggregates the fleet view’s series by worker, so that a lease move never changes an alert', () => {
+    for (const a of alerts.filter((x) => /worker_status|bullmq_worker_instances/.test(x.expr)))
+      expect(a.expr, a.alert).not.toMatch(/by \([^)]*\b(job|instance)\b/);
+    const down = alerts.find((a) => a.alert === 'BackgroundWorkerInstancesDown')!;
+    expect(down.expr).toMatch(
+      /max by \(bullmq_worker_name, messaging_destination_name, bullmq_worker_state\)/,
+    );
   });
 
   it('keeps every threshold in one place: constants, each used and documented', () => {
