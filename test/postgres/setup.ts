@@ -1,0 +1,55 @@
+// For test files that run preloaded BullMQ 6 apps on the PostgreSQL backend as
+// real processes: the file's own database, an OTLP receiver, and the app
+// fixture (fixtures/app.cjs) started with either preload flag.
+import { afterAll, afterEach, beforeAll } from 'vitest';
+// @ts-expect-error: plain ESM JavaScript shared with the demo, no type declarations
+import { startOtlpReceiver } from '../../examples/otlp-receiver.mjs';
+import { killAll, type NodeProcess, spawnNode } from '../helpers/node-process.js';
+import { freePort } from '../helpers/ports.js';
+import { PostgresDatabase } from '../helpers/postgres.js';
+import type { Receiver } from '../helpers/preloaded.js';
+
+export interface PostgresAppSetup {
+  db: PostgresDatabase;
+  receiver: Receiver;
+  /** Starts the fixture app preloaded with `--require` (default) or `--import`; its /metrics port is `metricsPort`. */
+  app(
+    env: Record<string, string>,
+    preload?: '--require' | '--import',
+  ): Promise<NodeProcess & { metricsUrl: string }>;
+}
+
+export function usePostgresApps(): PostgresAppSetup {
+  const setup: PostgresAppSetup = {
+    db: undefined!, // set in beforeAll
+    receiver: undefined!,
+    async app(env, preload = '--require') {
+      const port = await freePort();
+      const proc = spawnNode([preload, 'jobwatch/register', 'test/postgres/fixtures/app.cjs'], {
+        PG_URL: setup.db.url,
+        OTEL_EXPORTER_OTLP_ENDPOINT: setup.receiver.url,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+        OTEL_METRIC_EXPORT_INTERVAL: '500',
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+        JOBWATCH_HEARTBEAT_INTERVAL_MS: '500',
+        ...env,
+      });
+      return Object.assign(proc, { metricsUrl: `http://127.0.0.1:${port}/metrics` });
+    },
+  };
+  beforeAll(async () => {
+    setup.db = await PostgresDatabase.create();
+    setup.receiver = await startOtlpReceiver();
+  });
+  afterEach(async () => {
+    await killAll();
+    setup.receiver.spans.length = 0;
+    setup.receiver.metrics.length = 0;
+  });
+  afterAll(async () => {
+    await killAll();
+    await setup.receiver?.close();
+    await setup.db?.drop();
+  });
+  return setup;
+}
