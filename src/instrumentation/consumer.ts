@@ -26,6 +26,7 @@ import {
 import type { AttemptOutcome, JobLike, WorkerLike } from '../lifecycle.js';
 import { guard, ignoreInternalError, warnRateLimited } from '../log.js';
 import { errorType, processAttributes, spanName } from './attributes.js';
+import { deferredFailureOf } from './bullmq-versions.js';
 import { setJobData } from './capture.js';
 import { type Host, hasNativeTelemetry, internalContext } from './host.js';
 import { LIGHT_ROOT } from './light-context.js';
@@ -212,6 +213,8 @@ function endAttempt(
   thrown: unknown,
 ): void {
   job[ATTEMPT] = undefined;
+  // BullMQ before 5.53.3 fails a deferredFailure job inside processJob, unseen (bullmq-versions.ts)
+  if (attempt.error === NO_ERROR) attempt.error = deferredFailureOf(job) ?? NO_ERROR;
   const durationMs = Date.now() - attempt.startedAt;
   const outcome = outcomeOf(job, attempt, thrown);
   const span = attempt.span;
@@ -247,34 +250,25 @@ function outcomeOf(job: WorkerJob, attempt: Attempt, thrown: unknown): AttemptOu
   return { status: final ? 'failed' : 'retry', errorType: errorType(err) };
 }
 
-type ProcessJob = (
-  this: WorkerInstance,
-  job: WorkerJob,
-  token: string,
-  fetchNext?: () => boolean,
-) => Promise<unknown>;
+/** (job, token, fetchNext) and, before 5.63, jobsInProgress: the rest passes through as BullMQ sent it. */
+type ProcessJob = (this: WorkerInstance, job: WorkerJob, ...rest: unknown[]) => Promise<unknown>;
 
 export function wrapProcessJob(host: Host) {
   return (original: ProcessJob) =>
-    async function processJob(
-      this: WorkerInstance,
-      job: WorkerJob,
-      token: string,
-      fetchNext?: () => boolean,
-    ) {
+    async function processJob(this: WorkerInstance, job: WorkerJob, ...rest: unknown[]) {
       // per job: try/catch as guard() does, without its closures
       let attempt: Attempt;
       try {
         attempt = startAttempt(host, this, job);
       } catch (err) {
         ignoreInternalError('worker.process.start', err);
-        return original.call(this, job, token, fetchNext);
+        return original.call(this, job, ...rest);
       }
       let thrown: unknown = NO_ERROR;
       try {
         return await (attempt.internalContext
-          ? context.with(attempt.internalContext, original, this, job, token, fetchNext)
-          : original.call(this, job, token, fetchNext));
+          ? context.with(attempt.internalContext, original, this, job, ...rest)
+          : original.call(this, job, ...rest));
       } catch (err) {
         thrown = err;
         throw err;
@@ -288,16 +282,39 @@ export function wrapProcessJob(host: Host) {
     };
 }
 
-type CallProcessJob = (this: unknown, job: WorkerJob, token: string, signal?: unknown) => unknown;
+type CallProcessJob = (this: unknown, job: WorkerJob, ...rest: unknown[]) => unknown;
 
-/** Runs the user's processor inside the process span, with tracing on. */
-export function wrapCallProcessJob() {
+/**
+ * Runs the user's processor inside the process span, with tracing on. With
+ * `captureErrors` (BullMQ without a handleFailed method, see
+ * bullmq-versions.ts) it also remembers what the processor threw.
+ */
+export function wrapCallProcessJob(captureErrors: boolean) {
   return (original: CallProcessJob) =>
-    function callProcessJob(this: unknown, job: WorkerJob, token: string, signal?: unknown) {
-      const ctx = job?.[ATTEMPT]?.processorContext;
-      if (ctx === undefined) return original.call(this, job, token, signal);
-      return context.with(ctx, original, this, job, token, signal);
+    function callProcessJob(this: unknown, job: WorkerJob, ...rest: unknown[]) {
+      const attempt = job?.[ATTEMPT];
+      const ctx = attempt?.processorContext;
+      const call = () =>
+        ctx === undefined
+          ? original.call(this, job, ...rest)
+          : context.with(ctx, original, this, job, ...rest);
+      return captureErrors && attempt !== undefined ? rememberError(attempt, call) : call();
     };
+}
+
+/** The processor's result as it was; a throw or rejection is kept on the attempt first. */
+function rememberError(attempt: Attempt, call: () => unknown): unknown {
+  const remember = (err: unknown) => {
+    attempt.error = err;
+    throw err;
+  };
+  let result: unknown;
+  try {
+    result = call();
+  } catch (err) {
+    remember(err);
+  }
+  return result instanceof Promise ? result.catch(remember) : result;
 }
 
 /** The context the processor of the job's current attempt runs in (for a sandboxed processor's child). */

@@ -179,18 +179,18 @@ function endFlows(batch: FlowBatch, send: Send, flows: FlowNode[], added: JobNod
 
 export function wrapFlowAdd(host: Host) {
   return (original: (...args: unknown[]) => Promise<unknown>) =>
-    function add(this: FlowProducerInstance, flow: FlowNode, opts?: unknown) {
+    function add(this: FlowProducerInstance, flow: FlowNode, opts?: unknown, ...rest: unknown[]) {
       let batch: FlowBatch | undefined;
       return aroundSend(
         host,
         'flow.add',
         this,
         original,
-        [flow, opts],
+        [flow, opts, ...rest],
         () => {
           const started = startFlows(host, this, [flow]);
           batch = started.batch;
-          return [started.send, [started.flows[0], opts]];
+          return [started.send, [started.flows[0], opts, ...rest]];
         },
         (send, tree) => batch && endFlows(batch, send, [flow], [tree as JobNode]),
       );
@@ -199,19 +199,19 @@ export function wrapFlowAdd(host: Host) {
 
 export function wrapFlowAddBulk(host: Host) {
   return (original: (...args: unknown[]) => Promise<unknown>) =>
-    function addBulk(this: FlowProducerInstance, flows: FlowNode[]) {
-      if (!Array.isArray(flows)) return original.call(this, flows);
+    function addBulk(this: FlowProducerInstance, flows: FlowNode[], ...rest: unknown[]) {
+      if (!Array.isArray(flows)) return original.call(this, flows, ...rest);
       let batch: FlowBatch | undefined;
       return aroundSend(
         host,
         'flow.addBulk',
         this,
         original,
-        [flows],
+        [flows, ...rest],
         () => {
           const started = startFlows(host, this, flows);
           batch = started.batch;
-          return [started.send, [started.flows]];
+          return [started.send, [started.flows, ...rest]];
         },
         (send, trees) => batch && endFlows(batch, send, flows, Array.isArray(trees) ? trees : []),
       );

@@ -8,12 +8,13 @@
 //   FlowProducer.add / addBulk                 send + create spans for flows
 //   Worker.processJob                          one process span per attempt
 //   Worker.callProcessJob                      the processor runs inside that span
-//   Worker.handleFailed                        what the processor threw
+//   Worker.handleFailed                        what the processor threw (from 5.53.3; before,
+//                                              callProcessJob's rejection: see bullmq-versions.ts)
 //   Worker.run, QueueEvents.run                BullMQ's loops run with tracing suppressed
 //   Job.asJSONSandbox, ChildProcessor.start    a sandboxed processor's spans join the process span
 //     and .waitForCurrentJobAndExit            (see sandbox.ts)
-//   QueueBase.createBackend (6) / createScripts (5), RedisConnection.init
-//                                              connection setup suppressed; queues announced
+//   QueueBase.createBackend (6) / createScripts, setScripts or waitUntilReady (5),
+//   RedisConnection.init                       connection setup suppressed; queues announced
 //
 // BullMQ 6's Job.create goes through backend.addJob, so nothing here hooks
 // Job.addJob (instrumentations that do see nothing on 6). On BullMQ 5, legacy
@@ -29,6 +30,7 @@ import {
 import type { LifecycleObserver } from '../lifecycle.js';
 import { guard } from '../log.js';
 import { VERSION } from '../version.js';
+import { constructionHook, hasFailedHook } from './bullmq-versions.js';
 import { DEFAULT_CAPTURE_MAX_BYTES } from './capture.js';
 import {
   processorContextOf,
@@ -190,7 +192,7 @@ export class BullMQInstrumentation
       [flow, 'add', wrapFlowAdd(this)],
       [flow, 'addBulk', wrapFlowAddBulk(this)],
       [worker, 'processJob', wrapProcessJob(this)],
-      [worker, 'callProcessJob', wrapCallProcessJob()],
+      [worker, 'callProcessJob', wrapCallProcessJob(!hasFailedHook(worker))],
       [worker, 'handleFailed', wrapHandleFailed()],
       [worker, 'run', wrapRun(this)],
       [worker, 'close', wrapClose()],
@@ -198,8 +200,7 @@ export class BullMQInstrumentation
       [exports.QueueEvents?.prototype, 'run', this.wrapSuppressed()],
       [exports.RedisConnection?.prototype, 'init', this.wrapSuppressed()],
       // BullMQ 6 creates the connection here; BullMQ 5 only its scripts (announcing is what counts there).
-      [base, 'createBackend', this.wrapConstruction(exports)],
-      [base, 'createScripts', this.wrapConstruction(exports)],
+      [base, constructionHook(base), this.wrapConstruction(exports)],
     ];
   }
 

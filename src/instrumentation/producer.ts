@@ -147,22 +147,28 @@ export async function aroundSend<S extends Send, A extends unknown[], R>(
 
 export function wrapAdd(host: Host) {
   return (original: (...args: unknown[]) => Promise<unknown>) =>
-    function add(this: QueueInstance, name: string, data: unknown, opts?: JobsOptions) {
+    function add(
+      this: QueueInstance,
+      name: string,
+      data: unknown,
+      opts?: JobsOptions,
+      ...rest: unknown[]
+    ) {
       return aroundSend(
         host,
         'queue.add',
         this,
         original,
-        [name, data, opts],
+        [name, data, opts, ...rest],
         () => {
           const state = queueState(this);
-          if (state.native) return [NATIVE_SEND, [name, data, opts]];
+          if (state.native) return [NATIVE_SEND, [name, data, opts, ...rest]];
           const active = lighten(context.active());
           if (host.tracingOff) {
             // a no-op span would only pass the active context on: the job carries that
             return [
               { span: undefined, runContext: internalContext(host, active) },
-              [name, data, state.ownTelemetry ? opts : withContext(opts, active)],
+              [name, data, state.ownTelemetry ? opts : withContext(opts, active), ...rest],
             ];
           }
           const span = startSpan(
@@ -177,7 +183,7 @@ export function wrapAdd(host: Host) {
           const ctx = trace.setSpan(active, span);
           return [
             { span, runContext: internalContext(host, ctx) },
-            [name, data, state.ownTelemetry ? opts : withContext(opts, ctx)],
+            [name, data, state.ownTelemetry ? opts : withContext(opts, ctx), ...rest],
           ];
         },
         (send, job) => {
@@ -190,17 +196,17 @@ export function wrapAdd(host: Host) {
 
 export function wrapAddBulk(host: Host) {
   return (original: (...args: unknown[]) => Promise<unknown>) =>
-    function addBulk(this: QueueInstance, jobs: BulkJob[]) {
+    function addBulk(this: QueueInstance, jobs: BulkJob[], ...rest: unknown[]) {
       return aroundSend(
         host,
         'queue.addBulk',
         this,
         original,
-        [jobs],
-        (): [Send, [BulkJob[]]] => {
+        [jobs, ...rest],
+        (): [Send, unknown[]] => {
           const state = queueState(this);
           if (state.native || !Array.isArray(jobs))
-            return [{ ...NATIVE_SEND, creates: [] }, [jobs]];
+            return [{ ...NATIVE_SEND, creates: [] }, [jobs, ...rest]];
           const active = lighten(context.active());
           if (host.tracingOff) {
             // no-op send and create spans would give every job the active context: made once
@@ -209,7 +215,7 @@ export function wrapAddBulk(host: Host) {
               metadata === undefined ? jobs : jobs.map((job) => withJobMetadata(job, metadata));
             return [
               { span: undefined, runContext: internalContext(host, active), creates: [] },
-              [sent],
+              [sent, ...rest],
             ];
           }
           const span = startSpan(
@@ -238,7 +244,7 @@ export function wrapAddBulk(host: Host) {
             if (state.ownTelemetry) return job;
             return withJobOpts(job, withContext(job.opts, trace.setSpan(ctx, create)));
           });
-          return [{ span, runContext: internalContext(host, ctx), creates }, [copies]];
+          return [{ span, runContext: internalContext(host, ctx), creates }, [copies, ...rest]];
         },
         (send, added) => {
           const results = Array.isArray(added) ? (added as AddedJob[]) : [];
@@ -305,16 +311,17 @@ export function wrapUpsertJobScheduler(host: Host) {
       schedulerId: string,
       repeatOpts: unknown,
       template?: JobTemplate,
+      ...rest: unknown[]
     ) {
       return aroundSend(
         host,
         'queue.upsertJobScheduler',
         this,
         original,
-        [schedulerId, repeatOpts, template],
+        [schedulerId, repeatOpts, template, ...rest],
         () => {
           const state = queueState(this);
-          if (state.native) return [NATIVE_SEND, [schedulerId, repeatOpts, template]];
+          if (state.native) return [NATIVE_SEND, [schedulerId, repeatOpts, template, ...rest]];
           const active = context.active();
           const jobName = template?.name ?? schedulerId;
           const span = startSpan(
@@ -332,7 +339,7 @@ export function wrapUpsertJobScheduler(host: Host) {
           const copy = { ...template, opts };
           return [
             { span, runContext: internalContext(host, ctx) },
-            [schedulerId, repeatOpts, copy],
+            [schedulerId, repeatOpts, copy, ...rest],
           ];
         },
         (send, job) => endSent(send.span, job as AddedJob | undefined),

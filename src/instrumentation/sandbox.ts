@@ -25,9 +25,9 @@ type JobJson = Record<string, unknown>;
 
 /** Parent side: Job.asJSONSandbox adds the process span's context for the child. */
 export function wrapAsJSONSandbox(processorContext: (job: object) => Context | undefined) {
-  return (original: (this: object) => JobJson) =>
-    function asJSONSandbox(this: object) {
-      const json = original.call(this);
+  return (original: (this: object, ...args: unknown[]) => JobJson) =>
+    function asJSONSandbox(this: object, ...args: unknown[]) {
+      const json = original.apply(this, args);
       const metadata = guard('sandbox.send', () => {
         const ctx = processorContext(this);
         return ctx && json !== null && typeof json === 'object' ? metadataFor(ctx) : undefined;
@@ -45,19 +45,19 @@ function childContext(metadata: unknown): Context | undefined {
   return ctx?.setValue(CHAIN_DEPTH, chainDepth(ctx) - 1);
 }
 
-type Start = (this: unknown, job: JobJson, token?: unknown) => unknown;
+type Start = (this: unknown, job: JobJson, ...rest: unknown[]) => unknown;
 
 /** Child side: ChildProcessor.start runs the processor inside the parent's process span. */
 export function wrapChildStart() {
   return (original: Start) =>
-    function start(this: unknown, job: JobJson, token?: unknown) {
+    function start(this: unknown, job: JobJson, ...rest: unknown[]) {
       if (job === null || typeof job !== 'object' || !(CONTEXT_FIELD in job))
-        return original.call(this, job, token);
+        return original.call(this, job, ...rest);
       const { [CONTEXT_FIELD]: metadata, ...sent } = job;
       const ctx = guard('sandbox.start', () => childContext(metadata));
       return ctx
-        ? context.with(ctx, original, this, sent, token)
-        : original.call(this, sent, token);
+        ? context.with(ctx, original, this, sent, ...rest)
+        : original.call(this, sent, ...rest);
     };
 }
 
@@ -71,13 +71,13 @@ interface ChildProcessor {
  * the job's spans are flushed (bounded) before that exit.
  */
 export function wrapWaitForCurrentJobAndExit() {
-  return (original: (this: ChildProcessor) => Promise<void>) =>
-    function waitForCurrentJobAndExit(this: ChildProcessor) {
+  return (original: (this: ChildProcessor, ...args: unknown[]) => Promise<void>) =>
+    function waitForCurrentJobAndExit(this: ChildProcessor, ...args: unknown[]) {
       guard('sandbox.exit', () => {
         this.currentJobPromise = Promise.resolve(this.currentJobPromise)
           .catch(() => undefined)
           .then(flushProviders);
       });
-      return original.call(this);
+      return original.apply(this, args);
     };
 }
