@@ -1,7 +1,18 @@
 // No collector binary runs here, so the collector config is checked for the
 // wiring mistakes that would make it reject the file or silently drop data.
 import { describe, expect, it } from 'vitest';
-import { collector, compose, portOf, prometheusConfig, publishedPorts } from './stack-files.js';
+import {
+  collector,
+  compose,
+  portOf,
+  prometheusConfig,
+  publishedPorts,
+  read,
+} from './stack-files.js';
+
+const runbook = read('docs/runbook.md');
+const expirationSeconds = () =>
+  Number(/^(\d+)s$/.exec(collector.exporters.prometheus.metric_expiration)?.[1]);
 
 const kinds = ['receivers', 'processors', 'exporters', 'connectors'] as const;
 const pipelines = Object.entries(collector.service.pipelines) as [
@@ -46,9 +57,29 @@ describe('collector/otel-collector.yaml', () => {
     const prom = collector.exporters.prometheus;
     expect(prom.translation_strategy).toBe('UnderscoreEscapingWithSuffixes');
     expect(prom.add_metric_suffixes).toBeUndefined(); // deprecated and ignored
-    const seconds = Number(/^(\d+)s$/.exec(prom.metric_expiration)?.[1]);
-    expect(seconds).toBeGreaterThanOrEqual(45); // three 15 s export intervals
-    expect(seconds).toBeLessThan(300); // shorter than the 5 m default
+    // Deprecated upstream in favour of resource constant labels; false is the default.
+    expect(prom.resource_to_telemetry_conversion).toBeUndefined();
+    expect(expirationSeconds()).toBeLessThan(300); // shorter than the 5 m default
+  });
+
+  it('expires series only after three export intervals of every app that pushes metrics', () => {
+    const pushing = Object.entries(compose.services as Record<string, any>).filter(([, svc]) =>
+      String(svc.environment?.OTEL_METRICS_EXPORTER ?? '')
+        .split(',')
+        .includes('otlp'),
+    );
+    expect(pushing.map(([name]) => name)).toEqual(['demo-worker']);
+    for (const [name, svc] of pushing) {
+      // Unset, the SDK exports every 60 s: longer than the expiration.
+      const intervalMs = Number(svc.environment.OTEL_METRIC_EXPORT_INTERVAL);
+      expect(intervalMs, `${name} OTEL_METRIC_EXPORT_INTERVAL`).toBeGreaterThan(0);
+      expect(expirationSeconds() * 1000, name).toBeGreaterThanOrEqual(3 * intervalMs);
+      // The docs state the same pairing.
+      expect(runbook).toContain(`OTEL_METRIC_EXPORT_INTERVAL=${intervalMs}`);
+      expect(runbook).toContain(
+        `\`metric_expiration\`. jobwatch's collector config sets it to ${expirationSeconds()} s`,
+      );
+    }
   });
 
   it('matches the compose file: published ports, trace backend, scrape target', () => {

