@@ -1,19 +1,19 @@
-import { resolve } from 'node:path';
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
 
-// JOBWATCH_TEST_BULLMQ=5 runs the same suite against BullMQ 5, installed in
-// test/bullmq5 so that its path still ends in node_modules/bullmq (the path
-// the instrumentation hooks).
-const bullmq5 = process.env.JOBWATCH_TEST_BULLMQ === '5';
+// JOBWATCH_TEST_BULLMQ=<version> (or a major) runs the suite against that
+// BullMQ, installed under test/versions (see test/helpers/bullmq-under-test.cjs):
+// the test process imports it as `bullmq`, and the apps it spawns load it too.
+const { bullmqPath } = createRequire(import.meta.url)('./test/helpers/bullmq-under-test.cjs');
+const bullmq: string = bullmqPath();
 
 export default defineConfig({
   resolve: {
-    alias: bullmq5
-      ? { bullmq: resolve(import.meta.dirname, 'test/bullmq5/node_modules/bullmq') }
-      : {},
+    alias: bullmq === 'bullmq' ? {} : { bullmq },
   },
   test: {
     include: ['test/**/*.test.ts'],
+    exclude: ['**/node_modules/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

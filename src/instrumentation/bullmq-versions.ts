@@ -1,6 +1,7 @@
 // What differs between the BullMQ versions jobwatch patches (>=5.0.0 <7), read
-// from the published builds of 5.0.0, 5.1.0, 5.1.12, 5.12.15, 5.20.1, 5.25.6,
-// 5.29.1, 5.30.1, 5.40.5, 5.53.0, 5.53.3, 5.63.2, 5.64.1, 5.70.4, 5.81.5,
+// from the published builds of 5.0.0, 5.1.0, 5.1.12, 5.12.15, 5.15.0, 5.16.0,
+// 5.20.1, 5.21.2, 5.22.0, 5.25.6, 5.29.1, 5.30.1, 5.40.5, 5.53.0, 5.53.3,
+// 5.63.2, 5.64.1, 5.70.4, 5.81.5,
 // 6.0.0, 6.0.11 and 6.7.0. Every wrapper passes all arguments through, so a
 // parameter added in a later version reaches BullMQ unchanged; what is
 // patched is decided by what the prototypes have (instrumentation.ts).
@@ -8,7 +9,7 @@
 //   method                      5.0.0 … 5.53.0          5.53.3            5.63.2            5.64.1 … 5.81.5, 6.x
 //   Queue.add                   (name, data, opts)      same              same              same
 //   Queue.addBulk               (jobs)                  same              same              same
-//   Queue.upsertJobScheduler    absent up to 5.12.15, (id, repeatOpts, template) from 5.20.1 on
+//   Queue.upsertJobScheduler    absent up to 5.15.0; (id, repeatOpts, template) from 5.16.0
 //   FlowProducer.add / addBulk  (flow, opts) / (flows)  same              same              same
 //   Worker.processJob           (job, token, fetchNext, jobsInProgress) …  (job, token, fetchNext) from 5.63.2
 //   Worker.callProcessJob       (job, token)            same              same              (job, token, signal)

@@ -5,13 +5,13 @@
 // Needs `npm run build` (the preload runs from dist/).
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { resolve } from 'node:path';
 import { Job, type JobsOptions, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, expect } from 'vitest';
 // @ts-expect-error: plain ESM JavaScript shared with the demo, no type declarations
 import { startOtlpReceiver } from '../../examples/otlp-receiver.mjs';
-import { type NodeProcess, repoRoot, spawnNode } from '../helpers/node-process.js';
+import { BULLMQ_PATH } from '../helpers/bullmq-majors.js';
+import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { type PreloadedSetup, type Receiver, usePreloadedSetup } from '../helpers/preloaded.js';
 import type { RedisServer } from '../helpers/redis.js';
@@ -20,11 +20,8 @@ import { type Exposition, find, scrape } from '../metrics/scrape.js';
 /** Heartbeat interval of every preloaded fixture: short, so faults show within a second. */
 export const INTERVAL_MS = 250;
 
-/** The child processes run the same BullMQ major as the test (JOBWATCH_TEST_BULLMQ). */
-const BULLMQ =
-  process.env.JOBWATCH_TEST_BULLMQ === '5'
-    ? resolve(repoRoot, 'test/bullmq5/node_modules/bullmq')
-    : 'bullmq';
+/** The child processes run the same BullMQ as the test (JOBWATCH_TEST_BULLMQ). */
+const BULLMQ = BULLMQ_PATH;
 
 const FIXTURE = 'test/faults/fixtures/app.cjs';
 

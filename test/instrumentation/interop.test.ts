@@ -7,6 +7,7 @@ import { BullMQOtel } from 'bullmq-otel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metadataFor } from '../../src/instrumentation/propagation.js';
 import type { AttemptOutcome } from '../../src/lifecycle.js';
+import { bullmqAtLeast } from '../helpers/bullmq-majors.js';
 import { type Harness, isChildOf, startHarness } from './harness.js';
 
 let h: Harness;
@@ -18,6 +19,8 @@ afterAll(() => h?.stop());
 const JOBWATCH_SCOPE = 'jobwatch-bullmq';
 const fromJobwatch = (s: ReadableSpan) => s.instrumentationScope.name === JOBWATCH_SCOPE;
 const fromBullMQ = (s: ReadableSpan) => s.instrumentationScope.name === 'interop-native';
+/** BullMQ's own `telemetry` option came with 5.22.0. */
+const itNative = it.skipIf(!bullmqAtLeast('5.22.0'));
 
 describe('bullmq-otel interop', () => {
   it('writes trace metadata byte for byte as bullmq-otel does', () => {
@@ -35,50 +38,56 @@ describe('bullmq-otel interop', () => {
     span.end();
   });
 
-  it('continues a trace started by a native-telemetry producer in a jobwatch worker', async () => {
-    const name = h.queueName('native-producer');
-    const telemetry = new BullMQOtel({ tracerName: 'interop-native' });
-    const queue = h.track(new h.bullmq.Queue(name, { connection: h.connection, telemetry }));
-    h.track(new h.bullmq.Worker(name, async () => 'ok', { connection: h.connection }));
-    const request = h.tracer.startSpan('request');
-    await context.with(trace.setSpan(context.active(), request), () => queue.add('job', {}));
-    request.end();
+  itNative(
+    'continues a trace started by a native-telemetry producer in a jobwatch worker',
+    async () => {
+      const name = h.queueName('native-producer');
+      const telemetry = new BullMQOtel({ tracerName: 'interop-native' });
+      const queue = h.track(new h.bullmq.Queue(name, { connection: h.connection, telemetry }));
+      h.track(new h.bullmq.Worker(name, async () => 'ok', { connection: h.connection }));
+      const request = h.tracer.startSpan('request');
+      await context.with(trace.setSpan(context.active(), request), () => queue.add('job', {}));
+      request.end();
 
-    const [processSpan] = await h.waitForSpans(
-      (s) => fromJobwatch(s) && s.name === `process ${name}`,
-    );
-    const nativeAdd = h.spans().find((s) => fromBullMQ(s) && s.name === `add ${name}.job`)!;
-    expect(nativeAdd).toBeDefined();
-    expect(isChildOf(processSpan!, nativeAdd)).toBe(true);
-    // the native queue gets BullMQ's span, not a second one from jobwatch
-    expect(h.spans().filter((s) => fromJobwatch(s) && s.name === `send ${name}`)).toHaveLength(0);
-  });
+      const [processSpan] = await h.waitForSpans(
+        (s) => fromJobwatch(s) && s.name === `process ${name}`,
+      );
+      const nativeAdd = h.spans().find((s) => fromBullMQ(s) && s.name === `add ${name}.job`)!;
+      expect(nativeAdd).toBeDefined();
+      expect(isChildOf(processSpan!, nativeAdd)).toBe(true);
+      // the native queue gets BullMQ's span, not a second one from jobwatch
+      expect(h.spans().filter((s) => fromJobwatch(s) && s.name === `send ${name}`)).toHaveLength(0);
+    },
+  );
 
-  it('continues a jobwatch trace in a native-telemetry worker, and still reports its attempts', async () => {
-    const name = h.queueName('native-worker');
-    const telemetry = new BullMQOtel({ tracerName: 'interop-native' });
-    const queue = h.track(new h.bullmq.Queue(name, { connection: h.connection }));
-    const outcomes: AttemptOutcome[] = [];
-    h.observe({
-      attemptEnded: (_w, job, outcome) => job.queueName === name && outcomes.push(outcome),
-    });
-    h.track(new h.bullmq.Worker(name, async () => 'ok', { connection: h.connection, telemetry }));
-    await queue.add('job', {});
+  itNative(
+    'continues a jobwatch trace in a native-telemetry worker, and still reports its attempts',
+    async () => {
+      const name = h.queueName('native-worker');
+      const telemetry = new BullMQOtel({ tracerName: 'interop-native' });
+      const queue = h.track(new h.bullmq.Queue(name, { connection: h.connection }));
+      const outcomes: AttemptOutcome[] = [];
+      h.observe({
+        attemptEnded: (_w, job, outcome) => job.queueName === name && outcomes.push(outcome),
+      });
+      h.track(new h.bullmq.Worker(name, async () => 'ok', { connection: h.connection, telemetry }));
+      await queue.add('job', {});
 
-    const [nativeProcess] = await h.waitForSpans(
-      (s) => fromBullMQ(s) && s.name === `process ${name}`,
-    );
-    const send = h.spans().find((s) => fromJobwatch(s) && s.name === `send ${name}`)!;
-    expect(isChildOf(nativeProcess!, send)).toBe(true);
-    expect(h.spans().filter((s) => fromJobwatch(s) && s.name === `process ${name}`)).toHaveLength(
-      0,
-    );
-    expect(outcomes).toEqual([{ status: 'completed' }]);
-  });
+      const [nativeProcess] = await h.waitForSpans(
+        (s) => fromBullMQ(s) && s.name === `process ${name}`,
+      );
+      const send = h.spans().find((s) => fromJobwatch(s) && s.name === `send ${name}`)!;
+      expect(isChildOf(nativeProcess!, send)).toBe(true);
+      expect(h.spans().filter((s) => fromJobwatch(s) && s.name === `process ${name}`)).toHaveLength(
+        0,
+      );
+      expect(outcomes).toEqual([{ status: 'completed' }]);
+    },
+  );
 });
 
 describe('a FlowProducer with native telemetry', () => {
-  it('gets BullMQ’s spans only, and its jobs are still counted', async () => {
+  itNative('gets BullMQ’s spans only, and its jobs are still counted', async () => {
     const parent = h.queueName('native-flow-parent');
     const child = h.queueName('native-flow-child');
     const sent: [string, string, number][] = [];

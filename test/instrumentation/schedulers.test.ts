@@ -3,6 +3,7 @@
 import { context, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { bullmqAtLeast } from '../helpers/bullmq-majors.js';
 import { BULLMQ_MAJOR, type Harness, isChildOf, named, startHarness } from './harness.js';
 
 let h: Harness;
@@ -11,6 +12,9 @@ beforeAll(async () => {
 });
 afterEach(() => h.instrumentation.setConfig({}));
 afterAll(() => h?.stop());
+
+/** Queue.upsertJobScheduler came with 5.16.0. */
+const itSchedulers = it.skipIf(!bullmqAtLeast('5.16.0'));
 
 function linksTo(span: ReadableSpan, target: ReadableSpan): boolean {
   return span.links.some((l) => l.context.spanId === target.spanContext().spanId);
@@ -23,7 +27,7 @@ function expectLinkedRoot(span: ReadableSpan, send: ReadableSpan): void {
 }
 
 describe('job schedulers', () => {
-  it('starts a new trace per run, linked to the upsertJobScheduler span', async () => {
+  itSchedulers('starts a new trace per run, linked to the upsertJobScheduler span', async () => {
     const name = h.queueName('scheduled');
     const queue = h.track(new h.bullmq.Queue(name, { connection: h.connection }));
     const request = h.tracer.startSpan('deploy');
@@ -67,7 +71,7 @@ describe('processParent', () => {
     expectLinkedRoot(run!, h.spans().find(named(`send ${name}`))!);
   });
 
-  it("'parent' makes scheduler runs children of the scheduling span", async () => {
+  itSchedulers("'parent' makes scheduler runs children of the scheduling span", async () => {
     h.instrumentation.setConfig({ processParent: 'parent' });
     const name = h.queueName('parent');
     const queue = h.track(new h.bullmq.Queue(name, { connection: h.connection }));

@@ -5,7 +5,6 @@
 // (metrics, health) see every attempt; and a provider registered later is used
 // at once.
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
 import {
   type Context,
   context,
@@ -29,13 +28,11 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BullMQInstrumentation } from '../../src/instrumentation/instrumentation.js';
+import { BULLMQ_PATH } from '../helpers/bullmq-majors.js';
 import { waitFor } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis.js';
-import { BULLMQ_MAJOR } from './harness.js';
 
 const require = createRequire(__filename);
-const BULLMQ_PATH =
-  BULLMQ_MAJOR === 5 ? resolve(__dirname, '../bullmq5/node_modules/bullmq') : 'bullmq';
 
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 propagation.setGlobalPropagator(

@@ -3,20 +3,17 @@
 // succeed, fail, retry, wait out a delay and stall, and the exact names,
 // types, units, labels and counts a user's queries and alerts rely on.
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PROCESS_BUCKETS, WAIT_BUCKETS } from '../../src/metrics/job-metrics.js';
 import { QUEUE_STATES } from '../../src/metrics/queue-depth.js';
-import { killAll, repoRoot, spawnNode } from '../helpers/node-process.js';
+import { BULLMQ_PATH } from '../helpers/bullmq-majors.js';
+import { killAll, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis.js';
 import { type Exposition, find, ownLabels, type Sample, scrape, value } from './scrape.js';
 
-const BULLMQ =
-  process.env.JOBWATCH_TEST_BULLMQ === '5'
-    ? resolve(repoRoot, 'test/bullmq5/node_modules/bullmq')
-    : 'bullmq';
+const BULLMQ = BULLMQ_PATH;
 
 let redis: RedisServer;
 const closers: (() => Promise<unknown>)[] = [];
