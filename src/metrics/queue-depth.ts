@@ -20,6 +20,10 @@
 // JOBWATCH_COLLECT_TIMEOUT_MS for Redis; past that it reports the last values
 // it has and counts one bullmq.queue.collection.errors per queue not read.
 //
+// On BullMQ 6's PostgreSQL backend, a queue is read through an open backend of
+// this process with BullMQ's own getCounts() (the one get_counts query of
+// Queue.getJobCounts()): one query per queue per collection, same cache and bound.
+//
 // The counts follow Queue.getJobCounts(): lists (wait, paused, active) by
 // length, sorted sets by cardinality. BullMQ 5 moves waiting jobs to `paused`
 // while a queue is paused; BullMQ 6 keeps them in `wait`, so there `paused`
@@ -30,6 +34,7 @@ import { suppressTracing } from '@opentelemetry/core';
 import type { JobwatchConfig } from '../config.js';
 import type { LifecycleObserver, QueueUserLike } from '../lifecycle.js';
 import { describeError, warnRateLimited } from '../log.js';
+import { databaseIdentity, openBackendAmong, postgresBackendOf } from '../postgres/backend.js';
 import {
   bullmqStore,
   isUsable,
@@ -143,18 +148,23 @@ export class QueueDepth implements LifecycleObserver {
 
   queueUsed(user: QueueUserLike): void {
     const store = bullmqStore(user);
-    if (store.kind === 'other') {
+    const postgres = postgresBackendOf(user);
+    if (store.kind === 'other' && !postgres) {
       warnRateLimited(
         `queue-depth:backend:${store.backend}`,
         `queue depth is not reported for queue "${user.name}": BullMQ's ${store.backend} is not Redis`,
       );
       return;
     }
-    const queue = this.watch(user.name, user.opts.prefix ?? 'bull');
+    const queue = this.watch(
+      user.name,
+      postgres ? databaseIdentity(postgres) : (user.opts.prefix ?? 'bull'),
+    );
     if (queue === undefined) return;
     // Apps that open a Queue per request must not make this set grow.
     for (const known of queue.users) if (isClosed(known)) queue.users.delete(known);
     queue.users.add(user);
+    if (store.kind !== 'redis') return;
     store.client.then(
       (client) => {
         this.clients.add(client as PipelineClient);
@@ -261,6 +271,8 @@ export class QueueDepth implements LifecycleObserver {
   }
 
   private async readCounts(queue: Watched): Promise<number[] | undefined> {
+    const postgres = openBackendAmong(queue.users);
+    if (postgres) return postgres.getCounts(QUEUE_STATES);
     const client = await this.clientFor(queue);
     if (client === undefined) return undefined;
     if (typeof client.pipeline !== 'function') return this.unsupported(queue);

@@ -1,0 +1,159 @@
+// How jobwatch reaches PostgreSQL on BullMQ 6's PostgreSQL backend without
+// settings of its own: through the `pg` Pool BullMQ opened for a Queue or
+// Worker (`getBackend().connection.pool`, in the backend's schema), or, once
+// that pool has ended (after worker.close()), a one-connection pool of its own
+// built from the same options, by the same `pg`. jobwatch's pools never keep a
+// process alive (allowExitOnIdle) and hold no session state.
+
+import { createRequire } from 'node:module';
+import type { QueueUserLike } from '../lifecycle.js';
+import { describeError, warnRateLimited } from '../log.js';
+import { type PgQueryable, PostgresRegistryStore } from './registry-store.js';
+
+/** The part of a `pg` Pool jobwatch uses. */
+export interface PgPool extends PgQueryable {
+  options?: Record<string, unknown>;
+  ending?: boolean;
+  ended?: boolean;
+  end(): Promise<void>;
+  on(event: 'error', listener: (err: unknown) => void): unknown;
+}
+
+/** The part of BullMQ 6's PostgresQueueBackend jobwatch uses. */
+export interface PostgresBackendLike {
+  schema: string;
+  queueName: string;
+  connection: { pool: PgPool; isClosing?: unknown };
+  getCounts(types: string[]): Promise<number[]>;
+}
+
+/** The PostgreSQL backend of a BullMQ 6 object, or undefined for any other backend. */
+export function postgresBackendOf(user: QueueUserLike): PostgresBackendLike | undefined {
+  const getBackend = (user as { getBackend?: () => unknown }).getBackend;
+  if (typeof getBackend !== 'function') return undefined;
+  const backend = getBackend.call(user) as Partial<PostgresBackendLike> | undefined;
+  const pool = backend?.connection?.pool;
+  if (typeof backend?.schema !== 'string' || typeof pool?.query !== 'function') return undefined;
+  return backend as PostgresBackendLike;
+}
+
+/** `host:port/database schema`: the objects sharing it share one registry and one set of queues. */
+export function databaseIdentity(backend: PostgresBackendLike): string {
+  const o = backend.connection.pool.options ?? {};
+  const where =
+    typeof o.connectionString === 'string'
+      ? o.connectionString.replace(/\/\/[^@/]*@/, '//') // no credentials in a key or a log line
+      : `${o.host ?? 'localhost'}:${o.port ?? 5432}/${o.database ?? ''}`;
+  return `${where} ${backend.schema}`;
+}
+
+/** False once BullMQ closed the object's connection (queries then never settle). */
+export function isOpen(backend: PostgresBackendLike): boolean {
+  const pool = backend.connection.pool;
+  return !backend.connection.isClosing && !pool.ending && !pool.ended;
+}
+
+/**
+ * BullMQ's pool while it is open, else jobwatch's own one-connection pool from
+ * the same options: a closing worker's "stopped" still lands.
+ */
+class BorrowedPool implements PgQueryable {
+  private own: PgPool | undefined;
+
+  constructor(private backend: PostgresBackendLike) {}
+
+  /** A newer BullMQ object on the same database: its pool is used from now on. */
+  adopt(backend: PostgresBackendLike): void {
+    if (isOpen(backend)) this.backend = backend;
+  }
+
+  query(text: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }> {
+    if (isOpen(this.backend)) return this.backend.connection.pool.query(text, params);
+    this.own ??= this.openOwn();
+    return this.own.query(text, params);
+  }
+
+  async close(): Promise<void> {
+    const own = this.own;
+    this.own = undefined;
+    await own?.end().catch(() => undefined);
+  }
+
+  private openOwn(): PgPool {
+    const bullmqPool = this.backend.connection.pool;
+    const Pool = bullmqPool.constructor as new (options: Record<string, unknown>) => PgPool;
+    return guardedPool(
+      new Pool({ ...bullmqPool.options, max: 1, idleTimeoutMillis: 1000, allowExitOnIdle: true }),
+      'PostgreSQL (worker registry)',
+    );
+  }
+}
+
+function guardedPool(pool: PgPool, label: string): PgPool {
+  // An idle connection that drops is reported, never thrown at the app.
+  pool.on('error', (err) =>
+    warnRateLimited(`postgres:${label}`, `${label}: ${describeError(err)}`),
+  );
+  return pool;
+}
+
+/** One registry store per database and schema, fed by the BullMQ objects of this process. */
+export class PostgresRegistries {
+  private readonly known = new Map<string, { pool: BorrowedPool; store: PostgresRegistryStore }>();
+
+  /** The registry of the object's database, or undefined when it is not on PostgreSQL. */
+  storeFor(user: QueueUserLike): PostgresRegistryStore | undefined {
+    const backend = postgresBackendOf(user);
+    if (!backend) return undefined;
+    const key = databaseIdentity(backend);
+    const known = this.known.get(key);
+    if (known) {
+      known.pool.adopt(backend);
+      return known.store;
+    }
+    const pool = new BorrowedPool(backend);
+    const store = new PostgresRegistryStore(pool, backend.schema);
+    this.known.set(key, { pool, store });
+    return store;
+  }
+
+  stores(): PostgresRegistryStore[] {
+    return [...this.known.values()].map((k) => k.store);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.known.values()].map((k) => k.pool.close()));
+  }
+}
+
+/**
+ * A pool of jobwatch's own from a postgres:// URL (JOBWATCH_POSTGRES_URL, the
+ * CLI), with `pg` loaded from the app's BullMQ installation (BullMQ's peer),
+ * so jobwatch adds no PostgreSQL driver of its own.
+ */
+export function openPostgres(url: string, connectTimeoutMs: number): PgPool {
+  const pg = createRequire(require.resolve('bullmq'))('pg') as {
+    Pool: new (options: Record<string, unknown>) => PgPool;
+  };
+  return guardedPool(
+    new pg.Pool({
+      connectionString: url,
+      max: 1,
+      connectionTimeoutMillis: connectTimeoutMs,
+      idleTimeoutMillis: 1000,
+      allowExitOnIdle: true,
+      application_name: 'jobwatch',
+    }),
+    'JOBWATCH_POSTGRES_URL',
+  );
+}
+
+/** An open PostgreSQL backend among a queue's BullMQ objects (closed ones never answer). */
+export function openBackendAmong(users: Iterable<QueueUserLike>): PostgresBackendLike | undefined {
+  for (const user of users) {
+    if ((user as { closing?: unknown }).closing) continue;
+    const backend = postgresBackendOf(user);
+    if (backend && isOpen(backend)) return backend;
+  }
+  return undefined;
+}

@@ -1,0 +1,59 @@
+// Queue depth of BullMQ 6 queues on PostgreSQL, from a preloaded app's
+// /metrics: the same bullmq_queue_jobs series by state as on Redis.
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/ports.js';
+import { processed } from '../helpers/preloaded.js';
+import { find, scrape } from '../metrics/scrape.js';
+import { usePostgresApps } from './setup.js';
+
+const setup = usePostgresApps();
+
+async function depth(url: string, queue: string): Promise<Record<string, number>> {
+  const e = await scrape(url);
+  const out: Record<string, number> = {};
+  for (const s of find(e, 'bullmq_queue_jobs', { messaging_destination_name: queue })) {
+    out[s.labels.bullmq_job_state!] = s.value;
+  }
+  return out;
+}
+
+describe('queue depth on PostgreSQL', () => {
+  it('reports jobs by state as the queue fills and drains, with no warning', async () => {
+    const app = await setup.app({
+      ROLE: 'queue',
+      QUEUE: 'depth',
+      ADD_JOBS: '7',
+      DELAYED_JOBS: '2',
+      JOBWATCH_COLLECT_CACHE_MS: '100',
+    });
+    await waitFor(() => app.stdout.includes('added'), { what: 'the jobs added' });
+    const before = await waitFor(
+      async () => {
+        const d = await depth(app.metricsUrl, 'depth');
+        return d.waiting === 7 ? d : undefined;
+      },
+      { what: '7 waiting jobs on /metrics' },
+    );
+    expect(before).toEqual({
+      waiting: 7,
+      paused: 0,
+      active: 0,
+      prioritized: 0,
+      delayed: 2,
+      'waiting-children': 0,
+      completed: 0,
+      failed: 0,
+    });
+
+    const worker = await setup.app({ ROLE: 'worker', QUEUE: 'depth' });
+    await waitFor(() => processed(worker).length === 7, { what: 'the jobs processed' });
+    await waitFor(
+      async () => {
+        const d = await depth(app.metricsUrl, 'depth');
+        return d.waiting === 0 && d.completed === 7 && d.delayed === 2;
+      },
+      { what: 'the drained queue on /metrics' },
+    );
+    expect(app.stderr).not.toMatch(/queue depth|cannot read/);
+  });
+});
