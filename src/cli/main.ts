@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import { describeError } from '../log.js';
+import { ownedRedisHoldsProcess } from '../redis/owned.js';
 import { runCheck } from './check.js';
 import { runMonitor } from './monitor.js';
 import { runStatus } from './status.js';
@@ -122,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+ownedRedisHoldsProcess();
 main(process.argv.slice(2)).then(
   (code) => {
     // monitor keeps running (it returns -1); the others end now, whatever sockets linger.

@@ -22,6 +22,8 @@ export async function runMonitor(options: CliOptions): Promise<number> {
     registryView: true,
     prometheusPort: options.port ?? base.prometheusPort,
   });
+  // It runs until stopped, whatever holds (or does not hold) its event loop.
+  setInterval(() => undefined, 2 ** 30);
   logInfo(
     `monitor: reading the worker registry of ${options.redis} (prefix ${options.prefix}); metrics per OTEL_METRICS_EXPORTER (${base.metricsExporters.join(',')})`,
   );

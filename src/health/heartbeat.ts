@@ -9,8 +9,8 @@
 
 import type { WorkerLike } from '../lifecycle.js';
 import { describeError, guard, warnRateLimited } from '../log.js';
-import { bullmqStore, type RedisScriptClient, withTimeout } from '../redis-access.js';
-import type { Connections } from './connections.js';
+import { bullmqStore, type RedisScriptClient, withTimeout } from '../redis/access.js';
+import type { Connections } from '../redis/connections.js';
 import { type Instance, type InstanceSettings, TaskInstance, WorkerInstance } from './instances.js';
 import { writeBeat } from './registry-scripts.js';
 

@@ -6,9 +6,10 @@ import type { JobwatchConfig } from '../config.js';
 import type { LifecycleObserver } from '../lifecycle.js';
 import { guard, logInfo } from '../log.js';
 import type { QueueDepth } from '../metrics/queue-depth.js';
+import { Connections } from '../redis/connections.js';
+import { parseTarget } from '../redis/owned.js';
 import type { JobwatchRuntime } from '../runtime.js';
 import { type HealthServer, startHealthServer } from '../server/health-server.js';
-import { Connections } from './connections.js';
 import { registerWorkerGauges } from './gauges.js';
 import { HeartbeatWriter } from './heartbeat.js';
 import { effectiveRetentionMs, MIN_ZERO_VISIBLE_MS } from './registry-keys.js';
@@ -24,7 +25,12 @@ export interface Health {
 }
 
 export function createHealth(config: JobwatchConfig): Health {
-  const connections = new Connections(config.redisUrl, config.queuePrefix, config.collectTimeoutMs);
+  const connections = new Connections({
+    target: config.redisUrl === undefined ? undefined : parseTarget(config.redisUrl),
+    prefix: config.queuePrefix,
+    connectTimeoutMs: config.collectTimeoutMs,
+    label: 'JOBWATCH_REDIS_URL',
+  });
   const writer = new HeartbeatWriter(
     {
       intervalMs: config.heartbeatIntervalMs,

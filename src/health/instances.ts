@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { JobLike, WorkerLike } from '../lifecycle.js';
-import { bullmqVersion } from '../redis-access.js';
+import { bullmqVersion } from '../redis/access.js';
 import { VERSION } from '../version.js';
 import {
   assess,

@@ -4,7 +4,7 @@
 // registered with the client's own defineCommand, which works on every client
 // BullMQ supports (ioredis for 5.x; ioredis, node-redis and Bun adapters for 6.x).
 
-import { type RedisScriptClient, runScript, type Script } from '../redis-access.js';
+import { type RedisScriptClient, runScript, type Script } from '../redis/access.js';
 import {
   decodeFields,
   encodeFields,

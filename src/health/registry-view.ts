@@ -13,8 +13,8 @@
 // aggregate with max by (bullmq_worker_name, messaging_destination_name).
 
 import { describeError, warnRateLimited } from '../log.js';
-import { withTimeout } from '../redis-access.js';
-import type { Connections, RegistrySource } from './connections.js';
+import { withTimeout } from '../redis/access.js';
+import type { Connections, RegistrySource } from '../redis/connections.js';
 import type { HeartbeatWriter } from './heartbeat.js';
 import { assess, type InstanceFields, type Verdict } from './registry-keys.js';
 import { type RegistryRead, readRegistry } from './registry-scripts.js';

@@ -38,12 +38,11 @@ import { databaseIdentity, openBackendAmong, postgresBackendOf } from '../postgr
 import {
   bullmqStore,
   isUsable,
-  type OwnedRedis,
-  openRedis,
   type RedisScriptClient,
   serverIdentity,
   withTimeout,
-} from '../redis-access.js';
+} from '../redis/access.js';
+import { closeOwnedRedis, type OwnedRedis, ownedRedis, parseTarget } from '../redis/owned.js';
 import { CellCounter, type CounterCell } from './counter-cells.js';
 
 /** Each state, the key BullMQ keeps it in, and how to count that key. */
@@ -98,7 +97,6 @@ export class QueueDepth implements LifecycleObserver {
   /** Every BullMQ client seen, so a queue outlives the objects that used it. */
   private readonly clients = new Set<PipelineClient>();
   private readonly errors: CellCounter;
-  private readonly own: OwnedRedis | undefined;
   private refreshedAt = Number.NEGATIVE_INFINITY;
   private refreshing: Promise<void> | undefined;
 
@@ -135,14 +133,6 @@ export class QueueDepth implements LifecycleObserver {
     for (const name of config.queues) {
       const queue = this.watch(name, config.queuePrefix);
       if (queue) this.configured.add(queue);
-    }
-    if (config.queues.length > 0 && config.redisUrl) {
-      this.own = openRedis(config.redisUrl, config.collectTimeoutMs);
-      (this.own as unknown as { on(e: string, f: (err: unknown) => void): void }).on(
-        'error',
-        (err) =>
-          warnRateLimited('queue-depth:redis-url', `JOBWATCH_REDIS_URL: ${describeError(err)}`),
-      );
     }
   }
 
@@ -190,7 +180,14 @@ export class QueueDepth implements LifecycleObserver {
   }
 
   async close(): Promise<void> {
-    await this.own?.quit().catch(() => this.own?.disconnect());
+    if (this.config.queues.length > 0 && this.config.redisUrl) await closeOwnedRedis();
+  }
+
+  /** JOBWATCH_REDIS_URL's connection (shared with health, opened on first use), for JOBWATCH_QUEUES. */
+  private get own(): OwnedRedis | undefined {
+    const { queues, redisUrl, collectTimeoutMs } = this.config;
+    if (queues.length === 0 || !redisUrl) return undefined;
+    return ownedRedis(parseTarget(redisUrl), collectTimeoutMs, 'JOBWATCH_REDIS_URL');
   }
 
   private watch(name: string, prefix: string): Watched | undefined {

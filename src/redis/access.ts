@@ -3,8 +3,7 @@
 // for a Worker or Queue (BullMQ 5: `client`; BullMQ 6: `getBackend().client` on the
 // Redis backend), or a connection of its own from JOBWATCH_REDIS_URL.
 
-import { createRequire } from 'node:module';
-import type { QueueUserLike } from './lifecycle.js';
+import type { QueueUserLike } from '../lifecycle.js';
 
 /** The little jobwatch needs of a Redis client: Lua scripts and its status. */
 export interface RedisScriptClient {
@@ -95,31 +94,6 @@ export function serverIdentity(client: RedisScriptClient): string | undefined {
 /** False once the client was closed for good (its owner closed it). */
 export function isUsable(client: RedisScriptClient): boolean {
   return client.status !== 'end' && client.status !== 'close';
-}
-
-export interface OwnedRedis extends RedisScriptClient {
-  quit(): Promise<unknown>;
-  disconnect(): void;
-  ping(): Promise<unknown>;
-}
-
-/**
- * Opens jobwatch's own connection from a redis:// URL with ioredis, loaded
- * from the app's BullMQ installation (ioredis is BullMQ's own dependency or
- * peer), so jobwatch adds no Redis client of its own. Commands fail fast while
- * Redis is away instead of queueing without bound.
- */
-export function openRedis(url: string, connectTimeoutMs: number): OwnedRedis {
-  const requireFromBullmq = createRequire(require.resolve('bullmq'));
-  const { Redis } = requireFromBullmq('ioredis') as {
-    Redis: new (url: string, options: Record<string, unknown>) => OwnedRedis;
-  };
-  return new Redis(url, {
-    connectionName: 'jobwatch',
-    connectTimeout: connectTimeoutMs,
-    maxRetriesPerRequest: 1,
-    retryStrategy: (times: number) => Math.min(times * 200, 2000),
-  });
 }
 
 /** Settles like `work`, or rejects after `ms` (the work itself is not cancelled). */

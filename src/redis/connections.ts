@@ -1,17 +1,12 @@
 // The Redis servers (and BullMQ prefixes) this process knows, learnt from the
-// BullMQ objects it creates, plus JOBWATCH_REDIS_URL when set. Health reads
-// and writes the registry through these, so it needs no settings of its own.
+// BullMQ objects it creates, plus JOBWATCH_REDIS_URL (or the CLI's --redis)
+// when set. Health reads and writes the registry through these, so it needs no
+// settings of its own.
 
 import type { QueueUserLike } from '../lifecycle.js';
-import { describeError, logInfo, warnRateLimited } from '../log.js';
-import {
-  bullmqStore,
-  isUsable,
-  type OwnedRedis,
-  openRedis,
-  type RedisScriptClient,
-  serverIdentity,
-} from '../redis-access.js';
+import { logInfo } from '../log.js';
+import { bullmqStore, isUsable, type RedisScriptClient, serverIdentity } from './access.js';
+import { closeOwnedRedis, type OwnedRedis, ownedRedis, type RedisTarget } from './owned.js';
 
 /** One registry to read: a prefix on one Redis server, and a client to reach it. */
 export interface RegistrySource {
@@ -26,27 +21,29 @@ interface Known {
   clients: RedisScriptClient[];
 }
 
+interface Closable {
+  once?(event: 'end', listener: () => void): unknown;
+}
+
+export interface OwnSettings {
+  target: RedisTarget | undefined;
+  prefix: string;
+  connectTimeoutMs: number;
+  /** The setting that names the target, for error lines (e.g. JOBWATCH_REDIS_URL). */
+  label: string;
+}
+
 export class Connections {
   private readonly known = new Map<string, Known>();
   private readonly seen = new WeakSet<object>();
-  private own: OwnedRedis | undefined;
+  private readonly bullmqClients = new Set<RedisScriptClient>();
+  private current: OwnedRedis | undefined;
   private readonly userListeners: ((user: QueueUserLike) => void)[] = [];
   /** Non-Redis backends in use (e.g. PostgreSQL on BullMQ 6): heartbeats cannot work there. */
   readonly unavailable = new Set<string>();
 
-  constructor(
-    redisUrl: string | undefined,
-    private readonly urlPrefix: string,
-    connectTimeoutMs: number,
-  ) {
-    if (redisUrl) {
-      this.own = openRedis(redisUrl, connectTimeoutMs);
-      (this.own as unknown as { on(e: string, f: (err: unknown) => void): void }).on(
-        'error',
-        (err) => warnRateLimited('redis-url', `JOBWATCH_REDIS_URL: ${describeError(err)}`),
-      );
-      this.add(this.own, urlPrefix);
-    }
+  constructor(private readonly ownSettings: OwnSettings) {
+    this.own();
   }
 
   /** Learns the Redis client and prefix of a Queue, Worker or FlowProducer. */
@@ -61,7 +58,10 @@ export class Connections {
     }
     const prefix = user.opts.prefix ?? 'bull';
     void store.client?.then(
-      (client) => this.add(client, prefix),
+      (client) => {
+        this.trackBullmq(client);
+        this.add(client, prefix);
+      },
       () => undefined, // BullMQ reports its own connection errors
     );
   }
@@ -83,18 +83,30 @@ export class Connections {
     const id = identity ?? `client:${this.known.size}`;
     const key = `${id} ${prefix}`;
     const entry = this.known.get(key) ?? { prefix, identity: id, clients: [] };
-    if (!entry.clients.includes(client)) entry.clients.push(client);
+    // Apps that open a Queue per request must not make this list grow.
+    entry.clients = entry.clients.filter((c) => c !== client && isUsable(c));
+    entry.clients.push(client);
     this.known.set(key, entry);
   }
 
   /** One usable client per (server, prefix): what the registry view reads. */
   sources(): RegistrySource[] {
+    this.own();
     const out: RegistrySource[] = [];
     for (const [key, entry] of this.known) {
       const client = entry.clients.find(isUsable);
       if (client) out.push({ key, prefix: entry.prefix, client });
     }
     return out;
+  }
+
+  /** The app's own BullMQ clients still open, one per (server, prefix): what readiness checks. */
+  appSources(): RegistrySource[] {
+    return this.sources().flatMap((source) => {
+      const entry = this.known.get(source.key)!;
+      const client = entry.clients.find((c) => this.bullmqClients.has(c) && isUsable(c));
+      return client ? [{ ...source, client }] : [];
+    });
   }
 
   /** A usable client on the same server as `client` (e.g. when a closed worker's own is gone). */
@@ -109,21 +121,41 @@ export class Connections {
     return undefined;
   }
 
-  /** Where watch()ed loops write: JOBWATCH_REDIS_URL, else the first BullMQ connection seen. */
+  /** Where watch()ed loops write: the owned connection, else the first BullMQ connection seen. */
   defaultTarget(): { client: RedisScriptClient; prefix: string } | undefined {
-    if (this.own) return { client: this.own, prefix: this.urlPrefix };
+    const own = this.own();
+    if (own) return { client: own, prefix: this.ownSettings.prefix };
     const source = this.sources()[0];
     return source && { client: source.client, prefix: source.prefix };
   }
 
   async close(): Promise<void> {
-    const own = this.own;
-    this.own = undefined;
-    if (!own) return;
-    try {
-      await own.quit();
-    } catch {
-      own.disconnect();
+    this.current = undefined;
+    if (this.ownSettings.target) await closeOwnedRedis();
+  }
+
+  /** The owned connection, reopened (lazily) if it was closed since. */
+  private own(): OwnedRedis | undefined {
+    const { target, connectTimeoutMs, label, prefix } = this.ownSettings;
+    if (!target) return undefined;
+    const client = ownedRedis(target, connectTimeoutMs, label);
+    if (client !== this.current) {
+      this.current = client;
+      this.add(client, prefix);
     }
+    return client;
+  }
+
+  /** When the app's last BullMQ connection ends, the owned ones have no more use: close them. */
+  private trackBullmq(client: RedisScriptClient): void {
+    if (this.bullmqClients.has(client)) return;
+    this.bullmqClients.add(client);
+    (client as Closable).once?.('end', () => {
+      for (const c of this.bullmqClients) if (!isUsable(c)) this.bullmqClients.delete(c);
+      if (this.bullmqClients.size === 0 && this.current) {
+        this.current = undefined;
+        void closeOwnedRedis();
+      }
+    });
   }
 }

@@ -20,7 +20,7 @@ import { redisTime } from '../health/registry-scripts.js';
 import { buildReport } from '../health/report.js';
 import { describeError, logError, logInfo, warnRateLimited } from '../log.js';
 import { QueueDepth } from '../metrics/queue-depth.js';
-import { withTimeout } from '../redis-access.js';
+import { withTimeout } from '../redis/access.js';
 
 export const SERVER_LIMITS = {
   maxHeaderSize: 8192,
