@@ -1,0 +1,63 @@
+// Every BullMQ version of the test matrix (test/versions, and the package's
+// own 6) in a real app started with `--require jobwatch/register`: its jobs
+// are processed, a failing one fails as it would without jobwatch,
+// worker.close() resolves and the process exits by itself, and the spans
+// arrive. Older 5.x pass arguments and report failures differently
+// (src/instrumentation/bullmq-versions.ts).
+import { describe, expect, it } from 'vitest';
+import { bullmqPath, bullmqVersion, matrixVersions } from '../helpers/bullmq-majors.js';
+import { spawnNode } from '../helpers/node-process.js';
+import { waitFor } from '../helpers/ports.js';
+import { processed, SPAN_KIND, usePreloadedSetup } from '../helpers/preloaded.js';
+
+const setup = usePreloadedSetup();
+const JOBS = 5;
+const versions = [...matrixVersions(), bullmqVersion('')];
+
+describe('a preloaded app on each BullMQ version', () => {
+  it.each(versions)(
+    'BullMQ %s: processes every job, fails the failing one, closes and exits',
+    async (version) => {
+      const queue = `round-trip-${version}`;
+      const app = spawnNode(
+        ['--require', 'jobwatch/register', 'test/fixtures/round-trip.cjs'],
+        await setup.env({
+          QUEUE: queue,
+          JOBS: String(JOBS),
+          BULLMQ_PATH: version === bullmqVersion('') ? bullmqPath('') : bullmqPath(version),
+        }),
+      );
+      const exit = await Promise.race([
+        app.exited,
+        new Promise((r) => setTimeout(r, 30_000, 'still running')),
+      ]);
+      expect(app.stderr).not.toMatch(/worker error/);
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(processed(app)).toHaveLength(JOBS);
+      expect(app.stdout).toMatch(/^closed$/m);
+      const failedId = app.stdout.match(/^failed (\S+)$/m)?.[1];
+      expect(failedId).toBeDefined();
+
+      // the app flushed its spans on close: one process span per job, the failing one an error
+      const spans = await waitFor(
+        () => {
+          const mine = setup.receiver.spans.filter(
+            (s) => s.kind === SPAN_KIND.CONSUMER && s.name === `process ${queue}`,
+          );
+          return mine.length === JOBS ? mine : undefined;
+        },
+        { what: `the process spans of BullMQ ${version}` },
+      );
+      const failed = spans.find((s) => s.attributes['messaging.message.id'] === failedId)!;
+      expect(failed.status.code).toBe(2);
+      expect(failed.attributes['bullmq.job.outcome']).toBe('failed');
+      expect(failed.attributes['error.type']).toBe('TypeError');
+      const ok = spans.filter((s) => s !== failed);
+      expect(ok.every((s) => s.attributes['bullmq.job.outcome'] === 'completed')).toBe(true);
+      const sends = setup.receiver.spans.filter(
+        (s) => s.kind === SPAN_KIND.PRODUCER && s.name === `send ${queue}`,
+      );
+      expect(sends).toHaveLength(JOBS);
+    },
+  );
+});
