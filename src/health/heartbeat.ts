@@ -9,6 +9,7 @@
 
 import type { WorkerLike } from '../lifecycle.js';
 import { describeError, guard, warnRateLimited } from '../log.js';
+import type { PostgresHealth } from '../postgres/health.js';
 import { bullmqStore, type RedisScriptClient, withTimeout } from '../redis/access.js';
 import type { Connections } from '../redis/connections.js';
 import { type Instance, type InstanceSettings, TaskInstance, WorkerInstance } from './instances.js';
@@ -34,6 +35,7 @@ export class HeartbeatWriter {
   constructor(
     readonly settings: WriterSettings,
     private readonly connections: Connections,
+    private readonly postgres?: PostgresHealth,
   ) {}
 
   start(): void {
@@ -146,6 +148,12 @@ export class HeartbeatWriter {
   }
 
   private async write(instance: Instance): Promise<void> {
+    if (
+      instance instanceof WorkerInstance &&
+      (await this.postgres?.write(instance, this.settings))
+    ) {
+      return; // on BullMQ 6's PostgreSQL backend: its own registry table
+    }
     const target = await this.targetOf(instance);
     if (!target) return;
     try {

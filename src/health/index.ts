@@ -6,6 +6,7 @@ import type { JobwatchConfig } from '../config.js';
 import type { LifecycleObserver } from '../lifecycle.js';
 import { guard, logInfo } from '../log.js';
 import type { QueueDepth } from '../metrics/queue-depth.js';
+import { PostgresHealth } from '../postgres/health.js';
 import { Connections } from '../redis/connections.js';
 import { parseTarget } from '../redis/owned.js';
 import type { JobwatchRuntime } from '../runtime.js';
@@ -31,6 +32,8 @@ export function createHealth(config: JobwatchConfig): Health {
     connectTimeoutMs: config.collectTimeoutMs,
     label: 'JOBWATCH_REDIS_URL',
   });
+  const postgres = new PostgresHealth();
+  connections.onUser((user) => postgres.learn(user));
   const writer = new HeartbeatWriter(
     {
       intervalMs: config.heartbeatIntervalMs,
@@ -39,14 +42,20 @@ export function createHealth(config: JobwatchConfig): Health {
       timeoutMs: Math.max(config.collectTimeoutMs, 2000),
     },
     connections,
+    postgres,
   );
-  const view = new RegistryView(connections, writer, {
-    readRegistry: config.registryView,
-    // News (a stop, a new or revived instance) arrives at most once per beat:
-    // reading more often is waste, caching longer would delay a clean stop's 0.
-    cacheMs: Math.min(config.collectCacheMs, config.heartbeatIntervalMs),
-    timeoutMs: config.collectTimeoutMs,
-  });
+  const view = new RegistryView(
+    connections,
+    writer,
+    {
+      readRegistry: config.registryView,
+      // News (a stop, a new or revived instance) arrives at most once per beat:
+      // reading more often is waste, caching longer would delay a clean stop's 0.
+      cacheMs: Math.min(config.collectCacheMs, config.heartbeatIntervalMs),
+      timeoutMs: config.collectTimeoutMs,
+    },
+    postgres,
+  );
   const health: Health = {
     connections,
     writer,
@@ -58,6 +67,7 @@ export function createHealth(config: JobwatchConfig): Health {
       writer.close();
       await health.server?.close();
       await connections.close();
+      await postgres.close();
     },
   };
   return health;

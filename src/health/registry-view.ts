@@ -13,6 +13,7 @@
 // aggregate with max by (bullmq_worker_name, messaging_destination_name).
 
 import { describeError, warnRateLimited } from '../log.js';
+import type { PostgresHealth } from '../postgres/health.js';
 import { withTimeout } from '../redis/access.js';
 import type { Connections, RegistrySource } from '../redis/connections.js';
 import type { HeartbeatWriter } from './heartbeat.js';
@@ -64,7 +65,7 @@ export interface ViewSettings {
 }
 
 interface CachedRead {
-  source: RegistrySource;
+  source: Pick<RegistrySource, 'key' | 'prefix'>;
   read?: RegistryRead;
   error?: string;
   /** performance.now() when the read returned. */
@@ -80,6 +81,7 @@ export class RegistryView {
     private readonly connections: Connections,
     private readonly writer: HeartbeatWriter,
     private readonly settings: ViewSettings,
+    private readonly postgres?: PostgresHealth,
   ) {}
 
   async snapshot(): Promise<RegistrySnapshot> {
@@ -94,7 +96,11 @@ export class RegistryView {
 
   private async refresh(): Promise<void> {
     const sources = this.connections.sources();
-    this.cache = await Promise.all(sources.map((source) => this.read(source)));
+    const [redis, postgres] = await Promise.all([
+      Promise.all(sources.map((source) => this.read(source))),
+      this.postgres?.reads(this.settings.timeoutMs) ?? [],
+    ]);
+    this.cache = [...redis, ...postgres];
     const now = performance.now();
     let until = now + this.settings.cacheMs;
     for (const entry of this.cache) {

@@ -14,13 +14,15 @@
 // is one autocommit statement on a table BullMQ never touches: no transaction
 // or lock that BullMQ's own statements could wait on.
 //
-// Cost: one upsert per beat per instance; a dead-candidates read, a page read
-// and a purge per registry view collection; the table is created (if missing)
-// once per process.
+// Cost: one upsert per beat per instance. A registry read (per view
+// collection) is a purge, the dead-candidates range and pages of PAGE_SIZE
+// rows up to MAX_INSTANCES_PER_PREFIX: 3 statements up to 100 instances, one
+// more per further 100. The table is created (if missing) once per process.
 
 import {
   decodeFields,
   type InstanceFields,
+  MAX_INSTANCES_PER_PREFIX,
   MISSED_BEATS_FOR_DEAD,
   type WrittenFields,
 } from '../health/registry-keys.js';
@@ -135,6 +137,24 @@ export class PostgresRegistryStore {
       [afterId],
     );
     return decodeRows(rows);
+  }
+
+  /**
+   * Every entry within retention, up to MAX_INSTANCES_PER_PREFIX, with the
+   * dead ones always among them (the cap never hides a crash); purges first.
+   */
+  async read(): Promise<{ now: number; instances: InstanceFields[] }> {
+    await this.purge();
+    const { now, entries } = await this.dead();
+    const byId = new Map(entries.map((e) => [e.id, e]));
+    let after = '';
+    while (byId.size < MAX_INSTANCES_PER_PREFIX) {
+      const page = await this.page(after);
+      for (const entry of page) if (byId.size < MAX_INSTANCES_PER_PREFIX) byId.set(entry.id, entry);
+      if (page.length < PAGE_SIZE) break;
+      after = page.at(-1)!.id;
+    }
+    return { now, instances: [...byId.values()] };
   }
 
   /** Deletes the entries past their retention; returns how many. */

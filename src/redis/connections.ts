@@ -5,6 +5,7 @@
 
 import type { QueueUserLike } from '../lifecycle.js';
 import { logInfo } from '../log.js';
+import { postgresBackendOf } from '../postgres/backend.js';
 import { bullmqStore, isUsable, type RedisScriptClient, serverIdentity } from './access.js';
 import { closeOwnedRedis, type OwnedRedis, ownedRedis, type RedisTarget } from './owned.js';
 
@@ -53,7 +54,8 @@ export class Connections {
     for (const listener of this.userListeners) listener(user);
     const store = bullmqStore(user);
     if (store.kind === 'other') {
-      this.markUnavailable(store.backend);
+      // BullMQ 6's PostgreSQL backend has a registry of its own (src/postgres).
+      if (!postgresBackendOf(user)) this.markUnavailable(store.backend);
       return;
     }
     const prefix = user.opts.prefix ?? 'bull';

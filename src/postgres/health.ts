@@ -1,0 +1,87 @@
+// Worker health on BullMQ 6's PostgreSQL backend: where the heartbeat writer
+// sends the beats of workers on PostgreSQL, and what the registry view reads
+// there. One registry per database and schema in use (see registry-store.ts).
+
+import type { WorkerInstance } from '../health/instances.js';
+import type { InstanceFields } from '../health/registry-keys.js';
+import type { QueueUserLike } from '../lifecycle.js';
+import { describeError, logInfo, warnRateLimited } from '../log.js';
+import { withTimeout } from '../redis/access.js';
+import { databaseIdentity, PostgresRegistries, postgresBackendOf } from './backend.js';
+import { type PostgresRegistryStore, RegistryUnavailableError } from './registry-store.js';
+
+export interface PostgresRead {
+  source: { key: string; prefix: string };
+  read?: { now: number; instances: InstanceFields[] };
+  error?: string;
+  /** performance.now() when the read returned. */
+  at: number;
+}
+
+export class PostgresHealth {
+  private readonly registries = new PostgresRegistries();
+  private readonly labels = new Map<PostgresRegistryStore, string>();
+  /** Registries that cannot work here, and why (said once each). */
+  readonly unavailable = new Map<string, string>();
+
+  /** Learns the registry of a BullMQ object on PostgreSQL (so it is read); its label, or undefined. */
+  learn(user: QueueUserLike): { store: PostgresRegistryStore; label: string } | undefined {
+    const backend = postgresBackendOf(user);
+    if (!backend) return undefined;
+    const store = this.registries.storeFor(user)!;
+    const label = `PostgreSQL ${databaseIdentity(backend)}`;
+    this.labels.set(store, label);
+    return { store, label };
+  }
+
+  /** Writes a worker's beat when it is on PostgreSQL; false when it is not (Redis writes it). */
+  async write(
+    instance: WorkerInstance,
+    settings: { intervalMs: number; stuckJobMs: number; retentionMs: number },
+  ): Promise<boolean> {
+    const known = this.learn(instance.worker);
+    if (!known) return false;
+    const { store, label } = known;
+    if (this.unavailable.has(label)) return true;
+    try {
+      const { now, startedAt } = await store.beat(instance.fields(settings), settings.retentionMs);
+      instance.startedWrittenAt = startedAt;
+      instance.lastWrittenAt = now;
+    } catch (err) {
+      if (!(err instanceof RegistryUnavailableError)) throw err;
+      this.unavailable.set(label, err.message);
+      logInfo(
+        `heartbeats are unavailable on ${label}: ${err.message}; jobs, tracing and metrics are unaffected`,
+      );
+    }
+    return true;
+  }
+
+  /** One bounded read of each registry in use. */
+  reads(timeoutMs: number): Promise<PostgresRead[]> {
+    return Promise.all(
+      this.registries.stores().map(async (store) => {
+        const label = this.labels.get(store) ?? `PostgreSQL ${store.schema}`;
+        const source = { key: label, prefix: label };
+        if (this.unavailable.has(label)) {
+          return { source, error: this.unavailable.get(label), at: performance.now() };
+        }
+        try {
+          const read = await withTimeout(store.read(), timeoutMs, 'reading the worker registry');
+          return { source, read, at: performance.now() };
+        } catch (err) {
+          const error = describeError(err);
+          warnRateLimited(
+            `registry-read:${label}`,
+            `worker registry unreadable (${label}): ${error}`,
+          );
+          return { source, error, at: performance.now() };
+        }
+      }),
+    );
+  }
+
+  close(): Promise<void> {
+    return this.registries.close();
+  }
+}

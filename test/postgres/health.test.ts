@@ -1,0 +1,77 @@
+// Worker health of preloaded BullMQ 6 apps on PostgreSQL, across real
+// processes: beats land in the database's registry table, and another process
+// (here one that only holds a Queue) reports a SIGKILLed worker 0.
+import { describe, expect, it } from 'vitest';
+import { MISSED_BEATS_FOR_DEAD } from '../../src/health/registry-keys.js';
+import { REGISTRY_TABLE } from '../../src/postgres/registry-store.js';
+import { freePort, waitFor } from '../helpers/ports.js';
+import { BULLMQ_SCHEMA } from '../helpers/postgres.js';
+import { scrape } from '../metrics/scrape.js';
+import { usePostgresApps } from './setup.js';
+
+const INTERVAL = 500;
+const setup = usePostgresApps();
+
+async function status(metricsUrl: string, name: string): Promise<number | undefined> {
+  const { samples } = await scrape(metricsUrl);
+  return samples.find((s) => s.name === 'worker_status' && s.labels.bullmq_worker_name === name)
+    ?.value;
+}
+
+async function statusBecomes(metricsUrl: string, name: string, value: number) {
+  const since = performance.now();
+  await waitFor(async () => (await status(metricsUrl, name)) === value, {
+    intervalMs: 25,
+    what: `worker_status{${name}} == ${value}`,
+  });
+  return performance.now() - since;
+}
+
+describe('worker health on PostgreSQL', () => {
+  it('a SIGKILLed worker is reported 0 by another process within 3 beats and one collection', async () => {
+    const healthPort = await freePort();
+    const view = await setup.app({
+      ROLE: 'queue',
+      QUEUE: 'kill',
+      ADD_JOBS: '0',
+      JOBWATCH_HEALTH_PORT: String(healthPort),
+    });
+    const worker = await setup.app({ ROLE: 'worker', QUEUE: 'kill', WORKER_NAME: 'pg-killed' });
+    await waitFor(() => worker.stdout.includes('ready'), { what: 'the worker' });
+    await statusBecomes(view.metricsUrl, 'pg-killed', 1);
+
+    const { rows } = await setup.db.query(
+      `SELECT name, queue, status, (fields->>'pid')::int AS pid FROM ${BULLMQ_SCHEMA}.${REGISTRY_TABLE}`,
+    );
+    expect(rows).toEqual([
+      { name: 'pg-killed', queue: 'kill', status: 'running', pid: worker.pid },
+    ]);
+
+    expect(worker.stderr).not.toMatch(/unavailable/);
+    worker.child.kill('SIGKILL');
+    const detectedMs = await statusBecomes(view.metricsUrl, 'pg-killed', 0);
+    console.log(`PostgreSQL: SIGKILL -> worker_status 0 in ${Math.round(detectedMs)} ms`);
+    // 3 missed beats, one collection (cached at most one interval), and slack for a busy machine.
+    expect(detectedMs).toBeLessThanOrEqual(MISSED_BEATS_FOR_DEAD * INTERVAL + INTERVAL + 2000);
+    const res = await fetch(`http://127.0.0.1:${healthPort}/health/queues`);
+    const body = (await res.json()) as { workers: Record<string, unknown> };
+    expect(body.workers['pg-killed']).toMatchObject({
+      alive: false,
+      state: 'dead',
+      pid: worker.pid,
+    });
+    expect(view.stderr).not.toMatch(/unavailable|unreadable/);
+  });
+
+  it('a worker closed by SIGTERM is reported stopped at once, from the row it wrote on its way out', async () => {
+    const view = await setup.app({ ROLE: 'queue', QUEUE: 'term', ADD_JOBS: '0' });
+    const worker = await setup.app({ ROLE: 'worker', QUEUE: 'term', WORKER_NAME: 'pg-term' });
+    await statusBecomes(view.metricsUrl, 'pg-term', 1);
+    expect((await worker.stop('SIGTERM')).signal).toBe('SIGTERM');
+    const { rows } = await setup.db.query(
+      `SELECT status, stopped_at IS NOT NULL AS stopped FROM ${BULLMQ_SCHEMA}.${REGISTRY_TABLE} WHERE name = 'pg-term'`,
+    );
+    expect(rows).toEqual([{ status: 'stopped', stopped: true }]);
+    await statusBecomes(view.metricsUrl, 'pg-term', 0);
+  });
+});
