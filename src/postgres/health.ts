@@ -48,11 +48,7 @@ export class PostgresHealth {
       instance.startedWrittenAt = startedAt;
       instance.lastWrittenAt = now;
     } catch (err) {
-      if (!(err instanceof RegistryUnavailableError)) throw err;
-      this.unavailable.set(label, err.message);
-      logInfo(
-        `heartbeats are unavailable on ${label}: ${err.message}; jobs, tracing and metrics are unaffected`,
-      );
+      if (!this.isUnavailable(label, err)) throw err;
     }
     return true;
   }
@@ -70,6 +66,8 @@ export class PostgresHealth {
           const read = await withTimeout(store.read(), timeoutMs, 'reading the worker registry');
           return { source, read, at: performance.now() };
         } catch (err) {
+          if (this.isUnavailable(label, err))
+            return { source, error: err.message, at: performance.now() };
           const error = describeError(err);
           warnRateLimited(
             `registry-read:${label}`,
@@ -79,6 +77,18 @@ export class PostgresHealth {
         }
       }),
     );
+  }
+
+  /** True (and said once) when `err` means this registry cannot work here at all. */
+  private isUnavailable(label: string, err: unknown): err is RegistryUnavailableError {
+    if (!(err instanceof RegistryUnavailableError)) return false;
+    if (!this.unavailable.has(label)) {
+      this.unavailable.set(label, err.message);
+      logInfo(
+        `heartbeats are unavailable on ${label}: ${err.message}; jobs, tracing and metrics are unaffected`,
+      );
+    }
+    return true;
   }
 
   close(): Promise<void> {

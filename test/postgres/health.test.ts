@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { MISSED_BEATS_FOR_DEAD } from '../../src/health/registry-keys.js';
 import { REGISTRY_TABLE } from '../../src/postgres/registry-store.js';
 import { freePort, waitFor } from '../helpers/ports.js';
-import { BULLMQ_SCHEMA } from '../helpers/postgres.js';
+import { BULLMQ_SCHEMA, PostgresDatabase } from '../helpers/postgres.js';
+import { processed } from '../helpers/preloaded.js';
 import { scrape } from '../metrics/scrape.js';
 import { usePostgresApps } from './setup.js';
 
@@ -73,5 +74,40 @@ describe('worker health on PostgreSQL', () => {
     );
     expect(rows).toEqual([{ status: 'stopped', stopped: true }]);
     await statusBecomes(view.metricsUrl, 'pg-term', 0);
+  });
+
+  it('a database user without CREATE rights: one clear line, heartbeats unavailable, every job processed', async () => {
+    const db = await PostgresDatabase.create(); // no registry table yet
+    const role = `jobwatch_app_${process.pid}`;
+    try {
+      // BullMQ creates a queue's id sequence on its first add: done once by the owner here.
+      await db.query(`SELECT ${BULLMQ_SCHEMA}.next_job_id('limited')`);
+      await db.query(`CREATE ROLE ${role} LOGIN`);
+      for (const grant of [
+        `USAGE ON SCHEMA ${BULLMQ_SCHEMA}`,
+        `SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${BULLMQ_SCHEMA}`,
+        `USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA ${BULLMQ_SCHEMA}`,
+        `EXECUTE ON ALL FUNCTIONS IN SCHEMA ${BULLMQ_SCHEMA}`,
+      ]) {
+        await db.query(`GRANT ${grant} TO ${role}`);
+      }
+      const url = new URL(db.url);
+      url.username = role;
+      const env = { PG_URL: url.toString(), QUEUE: 'limited', WORKER_NAME: 'pg-limited' };
+      const worker = await setup.app({ ...env, ROLE: 'worker' });
+      const producer = await setup.app({ ...env, ROLE: 'producer', ADD_JOBS: '5' });
+      expect((await producer.exited).code, producer.stderr).toBe(0);
+      await waitFor(() => processed(worker).length === 5, { what: 'the jobs' });
+      await new Promise((r) => setTimeout(r, 4 * INTERVAL)); // more beats and collections: still one line
+      const lines = worker.stderr.split('\n').filter((l) => l.includes('[jobwatch]'));
+      expect(lines).toEqual([
+        `[jobwatch] heartbeats are unavailable on PostgreSQL ${url.toString().replace(`${role}@`, '')} ${BULLMQ_SCHEMA}: the database user cannot create "${BULLMQ_SCHEMA}".${REGISTRY_TABLE} (permission denied for schema ${BULLMQ_SCHEMA}); create it once as the schema's owner (see the README, "Worker health on PostgreSQL"); jobs, tracing and metrics are unaffected`,
+      ]);
+      expect(worker.running).toBe(true);
+      expect(await status(worker.metricsUrl, 'pg-limited')).toBe(1); // its own workers, from memory
+    } finally {
+      await db.drop();
+      await db.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+    }
   });
 });
