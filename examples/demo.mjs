@@ -1,41 +1,78 @@
 // `npm run demo`: the demo API and worker, each started with only the jobwatch
-// preload, some traffic, and the telemetry they produce, live.
+// preload, some traffic, and the whole story of a crash: the trace of a request,
+// the worker's metrics, then a SIGKILL of the worker, the BackgroundWorkerDown page
+// as a real Alertmanager delivered it (from a real Prometheus running the shipped
+// rules), the restart and the resolved notification. Then orders until Ctrl-C.
 //
 //   REDIS_URL                    use this Redis (default: start redis-server from PATH on a free port)
 //   OTEL_EXPORTER_OTLP_ENDPOINT  send traces there (default: a built-in receiver that prints them)
-//   --once                       exit after the first report (used by the tests)
+//   --no-kill                    leave the worker running (no SIGKILL, no page)
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { formatNotification } from './alert-receiver.mjs';
+import { startAlerting, timings } from './demo-alerting.mjs';
 import { startOtlpReceiver } from './otlp-receiver.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const runOnce = process.argv.includes('--once');
+const kill = !process.argv.includes('--no-kill');
+/** Beats every second (the default is 5 s): the registry calls a SIGKILLed worker dead in 3 s. */
+const HEARTBEAT_MS = 1000;
+/** How long the demo lets the healthy stack run before it kills the worker. */
+const KILL_AFTER_MS = 5000;
 const children = [];
 const cleanups = [];
+const notifications = [];
+let worker;
 
 async function main() {
   const redisUrl = process.env.REDIS_URL ?? (await startRedis());
   const receiver = process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? undefined : await startOtlpReceiver();
   cleanups.push(() => receiver?.close());
   const otlpEndpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? receiver.url;
-  const [apiPort, apiMetrics, workerMetrics, workerHealth] = await freePorts(4);
+  const [apiPort, apiMetrics, workerMetrics, workerHealth, prometheusPort, alertmanagerPort] =
+    await freePorts(6);
 
-  const common = { REDIS_URL: redisUrl, OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint };
+  const common = {
+    REDIS_URL: redisUrl,
+    OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
+    JOBWATCH_HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_MS),
+  };
   start('api', ['--require', 'jobwatch/register', join(here, 'api.cjs')], {
     ...common,
     PORT: String(apiPort),
     OTEL_SERVICE_NAME: 'demo-api',
     OTEL_EXPORTER_PROMETHEUS_PORT: String(apiMetrics),
   });
-  start('worker', ['--import', 'jobwatch/register', join(here, 'worker.mjs')], {
-    ...common,
-    OTEL_SERVICE_NAME: 'demo-worker',
-    OTEL_EXPORTER_PROMETHEUS_PORT: String(workerMetrics),
-    JOBWATCH_HEALTH_PORT: String(workerHealth),
+  const startWorker = () =>
+    start('worker', ['--import', 'jobwatch/register', join(here, 'worker.mjs')], {
+      ...common,
+      OTEL_SERVICE_NAME: 'demo-worker',
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(workerMetrics),
+      JOBWATCH_HEALTH_PORT: String(workerHealth),
+    });
+  worker = startWorker();
+  await waitUntil(
+    () => fetch(`http://127.0.0.1:${apiPort}/healthz`).then((r) => r.ok),
+    'the API to start',
+  );
+  // Prometheus starts once the worker reports, or the rules' "nothing reports at all"
+  // branch would page for the seconds before its first scrape.
+  await waitUntil(
+    () => scrape(workerMetrics).then((t) => t.includes('worker_status{')),
+    "the worker's worker_status",
+  );
+  const alerting = await startAlerting({
+    targets: { 'demo-api': `127.0.0.1:${apiMetrics}`, 'demo-worker': `127.0.0.1:${workerMetrics}` },
+    ports: { prometheus: prometheusPort, alertmanager: alertmanagerPort },
+    onNotification: (n) => {
+      notifications.push({ ...n, receivedAt: Date.now() });
+      for (const line of formatNotification(n)) console.log(`alert: ${line}`);
+    },
   });
+  cleanups.push(() => alerting.stop());
 
   console.log(`
 demo: redis            ${redisUrl}
@@ -44,23 +81,75 @@ demo: traces (OTLP)    ${otlpEndpoint}${receiver ? '   (built-in receiver, print
 demo: API metrics      http://127.0.0.1:${apiMetrics}/metrics
 demo: worker metrics   http://127.0.0.1:${workerMetrics}/metrics
 demo: worker health    http://127.0.0.1:${workerHealth}/health/queues
+demo: Prometheus       ${alerting.prometheusUrl}   (alerts/jobwatch.rules.yml, every \`for\` ${timings.for}, scrape and evaluation every ${timings.scrapeAndEvaluation})
+demo: Alertmanager     ${alerting.alertmanagerUrl}   (alerts/alertmanager.yml, receivers printed as "alert:", group_wait ${timings.groupWait})
 `);
-  await waitUntil(
-    () => fetch(`http://127.0.0.1:${apiPort}/healthz`).then((r) => r.ok),
-    'the API to start',
-  );
 
   const jobs = [];
   for (let i = 0; i < 10; i++) jobs.push(await postOrder(apiPort));
   if (receiver) await reportFirstTrace(receiver, jobs[0]);
   await reportMetrics(workerMetrics);
-  if (runOnce) return;
 
-  console.log('demo: sending an order every second; Ctrl-C to stop');
+  console.log('demo: sending an order every second');
   const timer = setInterval(() => postOrder(apiPort).catch(() => {}), 1000);
   cleanups.push(() => clearInterval(timer));
-  await new Promise((resolve) => process.once('SIGINT', resolve));
+  if (kill) {
+    await waitUntil(
+      async () => (await alerting.query('worker_queue:worker_up:max == 1')).length > 0,
+      'Prometheus to see the worker up',
+      60_000,
+    );
+    console.log(
+      `demo: Prometheus sees the worker up; SIGKILL in ${KILL_AFTER_MS / 1000} s (--no-kill to skip)`,
+    );
+    await sleep(KILL_AFTER_MS);
+    await crashAndRecover(startWorker);
+  }
+  console.log('demo: still sending an order every second; Ctrl-C to stop');
+  await new Promise(() => {}); // until SIGINT
 }
+
+/** SIGKILLs the worker, waits for the page, restarts it and waits for the resolution. */
+async function crashAndRecover(startWorker) {
+  const killedAt = Date.now();
+  const pid = worker.pid;
+  worker.expectedExit = true;
+  worker.kill('SIGKILL');
+  console.log(`demo: SIGKILL → worker (pid ${pid}), as the OOM killer would`);
+  const page = await waitForNotification('firing', killedAt);
+  console.log(
+    `demo: the page arrived ${seconds(page.receivedAt - killedAt)} after the SIGKILL (receiver "${page.receiver}")`,
+  );
+  const restartedAt = Date.now();
+  worker = startWorker();
+  console.log(`demo: worker restarted (pid ${worker.pid}), as an orchestrator would`);
+  const resolved = await waitForNotification('resolved', restartedAt);
+  console.log(
+    `demo: resolved ${seconds(resolved.receivedAt - restartedAt)} after the restart, ${seconds(resolved.receivedAt - killedAt)} after the SIGKILL`,
+  );
+}
+
+function waitForNotification(status, since) {
+  return waitUntil(
+    () =>
+      notifications.find(
+        (n) =>
+          n.receivedAt >= since &&
+          n.alerts.some(
+            (a) =>
+              a.status === status &&
+              a.labels.alertname === 'BackgroundWorkerDown' &&
+              a.labels.bullmq_worker_name === 'orders',
+          ),
+      ),
+    `the ${status} BackgroundWorkerDown notification`,
+    90_000,
+  );
+}
+
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const scrape = (port) => fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
 
 async function postOrder(port) {
   const res = await fetch(`http://127.0.0.1:${port}/orders`, { method: 'POST' });
@@ -74,7 +163,7 @@ async function reportFirstTrace(receiver, jobId) {
       receiver.spans.find((s) => s.kind === 5 && s.attributes['messaging.message.id'] === jobId),
     `the worker's span for job ${jobId}`,
   );
-  await new Promise((r) => setTimeout(r, 1500)); // let both services flush their batches
+  await sleep(1500); // let both services flush their batches
   const trace = receiver.spans.filter((s) => s.traceId === processSpan.traceId);
   console.log(`demo: trace ${processSpan.traceId} (request POST /orders → job ${jobId}):`);
   printTree(trace);
@@ -95,9 +184,8 @@ function printTree(spans) {
 }
 
 async function reportMetrics(port) {
-  await new Promise((r) => setTimeout(r, 1000));
-  const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
-  const lines = text
+  await sleep(1000);
+  const lines = (await scrape(port))
     .split('\n')
     .filter((l) =>
       /^(worker_status|messaging_client_consumed_messages_total|bullmq_queue_jobs)\{/.test(l),
@@ -111,9 +199,11 @@ function start(name, args, env) {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   child.on('exit', (code, signal) => {
-    if (!shuttingDown) console.error(`demo: ${name} exited (${signal ?? code})`);
+    if (!shuttingDown && !child.expectedExit)
+      console.error(`demo: ${name} exited (${signal ?? code})`);
   });
   children.push(child);
+  return child;
 }
 
 async function startRedis() {
@@ -121,9 +211,7 @@ async function startRedis() {
   const redis = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
+    { stdio: 'ignore' },
   );
   const [err] = await Promise.race([once(redis, 'error'), once(redis, 'spawn').then(() => [])]);
   if (err) {
@@ -157,25 +245,31 @@ async function waitUntil(check, what, timeoutMs = 20_000) {
       .then(check)
       .catch(() => undefined);
     if (value) return value;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   throw new Error(`timed out waiting for ${what}`);
 }
 
 let shuttingDown = false;
 async function stopAll() {
+  if (shuttingDown) return;
   shuttingDown = true;
+  for (const cleanup of cleanups.reverse()) await cleanup();
   for (const child of children.reverse()) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
     child.kill('SIGTERM');
-    if (child.exitCode === null)
-      await Promise.race([once(child, 'exit'), new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.race([once(child, 'exit'), sleep(5000)]);
   }
-  for (const cleanup of cleanups) await cleanup();
 }
 
-main()
-  .catch((err) => {
-    console.error(`demo: ${err.message}`);
-    process.exitCode = 1;
-  })
-  .finally(stopAll);
+// Ctrl-C: the terminal sends SIGINT to the demo's children too; stopAll stops the rest.
+process.once('SIGINT', () => {
+  console.log('\ndemo: stopping');
+  stopAll().then(() => process.exit(0));
+});
+
+main().catch(async (err) => {
+  console.error(`demo: ${err.message}`);
+  await stopAll();
+  process.exit(1);
+});

@@ -1,20 +1,74 @@
-// The README's first command: the demo starts its own Redis and OTLP receiver,
-// the preloaded API and worker, sends orders, and prints the trace of a
-// request and the worker's metrics.
+// The README's first command, `npm run demo`: after the build (which `npm test`
+// has just done) it is `node examples/demo.mjs`, run here with the README's
+// environment (no REDIS_URL, no OTLP endpoint). It must tell the whole story in
+// order, on a real Prometheus and Alertmanager, and stop cleanly on Ctrl-C.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { spawnNode } from '../helpers/node-process.js';
+import { repoRoot, spawnNode } from '../helpers/node-process.js';
+import { waitFor } from '../helpers/ports.js';
 
-it('runs the demo: one trace from the API request to the job, and the worker reported up', async () => {
-  const demo = spawnNode(['examples/demo.mjs', '--once'], {
+const steps: [string, RegExp][] = [
+  [
+    'the trace from the request to the job',
+    /demo: trace [0-9a-f]{32} \(request POST \/orders → job \d+\):\n {2}└ POST {2}\[demo-api\]\n {4}└ send orders {2}\[demo-api\]\n {6}└ process orders {2}\[demo-worker\]/,
+  ],
+  [
+    'the metrics, with the worker up',
+    /worker_status\{bullmq_worker_name="orders",messaging_destination_name="orders"[^}]*\} 1/,
+  ],
+  ['the SIGKILL', /demo: SIGKILL → worker \(pid \d+\)/],
+  [
+    'the page as Alertmanager delivered it',
+    /alert: \[page\] FIRING BackgroundWorkerDown \(critical\) \{bullmq_worker_name="orders", messaging_destination_name="orders"\}: BullMQ worker orders on queue orders is down\.\nalert: {5}runbook: \S+#backgroundworkerdown/,
+  ],
+  ['the seconds from the kill', /demo: the page arrived (\d+\.\d) s after the SIGKILL/],
+  ['the restart', /demo: worker restarted \(pid \d+\)/],
+  ['the resolved notification', /alert: \[page\] RESOLVED BackgroundWorkerDown/],
+  ['orders until Ctrl-C', /demo: still sending an order every second; Ctrl-C to stop/],
+];
+
+it('is what `npm run demo` runs after the build', () => {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+  expect(pkg.scripts.demo).toBe('npm run build && node examples/demo.mjs');
+});
+
+it('tells the story in order: trace, metrics, SIGKILL, page, restart, resolved; Ctrl-C stops it', async () => {
+  const demo = spawnNode(['examples/demo.mjs'], {
     REDIS_URL: undefined,
     OTEL_EXPORTER_OTLP_ENDPOINT: undefined,
   });
-  const exit = await demo.exited;
-  expect(exit, demo.stderr).toEqual({ code: 0, signal: null });
-  expect(demo.stdout).toMatch(
-    /demo: trace [0-9a-f]{32} \(request POST \/orders → job \d+\):\n {2}└ POST {2}\[demo-api\]\n {4}└ send orders {2}\[demo-api\]\n {6}└ process orders {2}\[demo-worker\]/,
-  );
-  expect(demo.stdout).toMatch(
-    /worker_status\{bullmq_worker_name="orders",messaging_destination_name="orders"[^}]*\} 1/,
-  );
-}, 120_000);
+  const output = () => `${demo.stdout}\n--- stderr ---\n${demo.stderr}`;
+  await waitFor(() => /Ctrl-C to stop/.test(demo.stdout) || !demo.running, {
+    timeoutMs: 180_000,
+    what: `the demo's story (${output()})`,
+  });
+  expect(demo.running, output()).toBe(true);
+  let from = 0;
+  for (const [name, pattern] of steps) {
+    const match = pattern.exec(demo.stdout.slice(from));
+    expect(match, `${name}, after offset ${from}:\n${output()}`).not.toBeNull();
+    from += match!.index + match![0].length;
+  }
+  // The `for` (5 s) has to pass before the page: never sooner. The upper bound is loose.
+  const pageSeconds = Number(/the page arrived (\d+\.\d) s/.exec(demo.stdout)![1]);
+  expect(pageSeconds).toBeGreaterThanOrEqual(5);
+  expect(pageSeconds).toBeLessThan(90);
+
+  demo.child.kill('SIGINT');
+  expect(await demo.exited, output()).toEqual({ code: 0, signal: null });
+}, 240_000);
+
+it('leaves the worker alone with --no-kill', async () => {
+  const demo = spawnNode(['examples/demo.mjs', '--no-kill'], {
+    REDIS_URL: undefined,
+    OTEL_EXPORTER_OTLP_ENDPOINT: undefined,
+  });
+  await waitFor(() => /Ctrl-C to stop/.test(demo.stdout) || !demo.running, {
+    timeoutMs: 120_000,
+    what: `the demo (${demo.stdout}${demo.stderr})`,
+  });
+  expect(demo.stdout).not.toContain('SIGKILL');
+  demo.child.kill('SIGINT');
+  expect(await demo.exited).toEqual({ code: 0, signal: null });
+}, 180_000);
