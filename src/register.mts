@@ -7,8 +7,10 @@
 import { register } from 'node:module';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { loadConfig } from './config.js';
+import { markEsmHooksRegistered } from './esm-hooks.js';
 
 if (loadConfig().enabled) {
+  markEsmHooksRegistered();
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
   await import('./register.js');

@@ -3,11 +3,16 @@
 
 import { metrics, trace } from '@opentelemetry/api';
 import { setGlobalErrorHandler } from '@opentelemetry/core';
-import { type Instrumentation, registerInstrumentations } from '@opentelemetry/instrumentation';
+import {
+  type Instrumentation,
+  type InstrumentationBase,
+  registerInstrumentations,
+} from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import type { IMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { JobwatchConfig } from './config.js';
+import { registerEsmHooks } from './esm-hooks.js';
 import { startHealth } from './health/index.js';
 import { BullMQInstrumentation } from './instrumentation/instrumentation.js';
 import { createMetricReaders, startMetrics } from './metrics/index.js';
@@ -33,12 +38,15 @@ export function startJobwatch(config: JobwatchConfig): JobwatchRuntime & {
   });
   const shutdown = new Shutdown(SHUTDOWN_TIMEOUT_MS);
   const sandbox = inSandbox();
+  const instrumentations: Instrumentation[] = [instrumentation];
   if (otelAlreadyStarted()) {
     joinExistingSdk(instrumentation);
   } else {
     const readers = sandbox ? [] : createMetricReaders(config);
-    startOwnSdk([new HttpInstrumentation(), instrumentation], readers, shutdown);
+    instrumentations.unshift(new HttpInstrumentation());
+    startOwnSdk(instrumentations, readers, shutdown);
   }
+  registerEsmHooks(hookedModules(instrumentations));
   const runtime = {
     config,
     instrumentation,
@@ -50,6 +58,12 @@ export function startJobwatch(config: JobwatchConfig): JobwatchRuntime & {
   shutdown.install();
   startHealth(runtime, startMetrics(runtime));
   return runtime;
+}
+
+function hookedModules(instrumentations: Instrumentation[]): string[] {
+  return instrumentations.flatMap(
+    (i) => (i as Partial<InstrumentationBase>).getModuleDefinitions?.().map((d) => d.name) ?? [],
+  );
 }
 
 function joinExistingSdk(instrumentation: Instrumentation): void {
