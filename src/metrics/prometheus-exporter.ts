@@ -7,6 +7,7 @@
 // arrive together (a storm of them, or several Prometheus replicas) share one
 // collection and one serialized text.
 
+import type { Server } from 'node:http';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import {
   type CollectionResult,
@@ -14,6 +15,7 @@ import {
   type MetricData,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
+import { untraced } from '../server/untraced.js';
 import { type PrometheusKind, prometheusName, prometheusUnit } from './prometheus-names.js';
 
 type CollectOptions = Parameters<PrometheusExporter['collect']>[0];
@@ -59,6 +61,9 @@ export class SuffixingPrometheusExporter extends PrometheusExporter {
   constructor(...args: ConstructorParameters<typeof PrometheusExporter>) {
     super(...args);
     shareSerialization(this);
+    // The exporter's server is not public API; without it, scrapes are merely traced.
+    const server = (this as unknown as { _server?: Server })._server;
+    if (server) untraced(server);
   }
 
   /**

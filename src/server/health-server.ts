@@ -21,6 +21,7 @@ import { buildReport } from '../health/report.js';
 import { describeError, logError, logInfo, warnRateLimited } from '../log.js';
 import { QueueDepth } from '../metrics/queue-depth.js';
 import { withTimeout } from '../redis/access.js';
+import { untraced } from './untraced.js';
 
 export const SERVER_LIMITS = {
   maxHeaderSize: 8192,
@@ -69,20 +70,22 @@ export function startHealthServer(
 ): HealthServer {
   const depth = queueDepthFor(config, health, sharedDepth);
   const counts = depth.counts;
-  const server = createServer(
-    {
-      maxHeaderSize: SERVER_LIMITS.maxHeaderSize,
-      requestTimeout: SERVER_LIMITS.requestTimeout,
-      // How often the two timeouts are enforced (Node's default is every 30 s).
-      connectionsCheckingInterval: 1000,
-    },
-    (req, res) => {
-      handle(req, res, config, health, counts).catch((err) => {
-        warnRateLimited('health-server', `health endpoint failed: ${describeError(err)}`);
-        if (!res.headersSent) send(res, 500, { status: 'error' });
-        else res.destroy();
-      });
-    },
+  const server = untraced(
+    createServer(
+      {
+        maxHeaderSize: SERVER_LIMITS.maxHeaderSize,
+        requestTimeout: SERVER_LIMITS.requestTimeout,
+        // How often the two timeouts are enforced (Node's default is every 30 s).
+        connectionsCheckingInterval: 1000,
+      },
+      (req, res) => {
+        handle(req, res, config, health, counts).catch((err) => {
+          warnRateLimited('health-server', `health endpoint failed: ${describeError(err)}`);
+          if (!res.headersSent) send(res, 500, { status: 'error' });
+          else res.destroy();
+        });
+      },
+    ),
   );
   server.headersTimeout = SERVER_LIMITS.headersTimeout;
   server.keepAliveTimeout = SERVER_LIMITS.keepAliveTimeout;
