@@ -322,6 +322,15 @@ export function processorContextOf(job: object): Context | undefined {
   return (job as WorkerJob)[ATTEMPT]?.processorContext;
 }
 
+/**
+ * The trace an event about `job` belongs to: its attempt's, or before the
+ * attempt starts (BullMQ emits 'active' just before processing) its producer's.
+ */
+export function jobTraceContextOf(job: object): Context | undefined {
+  const worker = job as WorkerJob;
+  return worker[ATTEMPT]?.processorContext ?? producerContext(worker, worker.queueName);
+}
+
 type HandleFailed = (this: unknown, err: unknown, job: WorkerJob, ...rest: unknown[]) => unknown;
 
 /** Remembers what the processor threw; BullMQ then decides retry or final as always. */

@@ -11,6 +11,7 @@
 //   Worker.handleFailed                        what the processor threw (from 5.53.3; before,
 //                                              callProcessJob's rejection: see bullmq-versions.ts)
 //   Worker.run, QueueEvents.run                BullMQ's loops run with tracing suppressed
+//   Worker.emit, QueueEvents.emit              ...but the app's listeners run unsuppressed (listeners.ts)
 //   Job.asJSONSandbox, ChildProcessor.start    a sandboxed processor's spans join the process span
 //     and .waitForCurrentJobAndExit            (see sandbox.ts)
 //   QueueBase.createBackend (6) / createScripts, setScripts or waitUntilReady (5),
@@ -33,6 +34,7 @@ import { VERSION } from '../version.js';
 import { constructionHook, hasFailedHook } from './bullmq-versions.js';
 import { DEFAULT_CAPTURE_MAX_BYTES } from './capture.js';
 import {
+  jobTraceContextOf,
   processorContextOf,
   wrapCallProcessJob,
   wrapHandleFailed,
@@ -42,6 +44,7 @@ import {
 import { wrapFlowAdd, wrapFlowAddBulk } from './flows.js';
 import { wrapClose } from './flush-on-close.js';
 import { type Host, internalContext } from './host.js';
+import { wrapEmit } from './listeners.js';
 import { Observers } from './observers.js';
 import { wrapAdd, wrapAddBulk, wrapUpsertJobScheduler } from './producer.js';
 import { wrapAsJSONSandbox, wrapChildStart, wrapWaitForCurrentJobAndExit } from './sandbox.js';
@@ -196,6 +199,8 @@ export class BullMQInstrumentation
       [worker, 'handleFailed', wrapHandleFailed()],
       [worker, 'run', wrapRun(this)],
       [worker, 'close', wrapClose()],
+      [worker, 'emit', wrapEmit(jobTraceContextOf)],
+      [exports.QueueEvents?.prototype, 'emit', wrapEmit(jobTraceContextOf)],
       [exports.Job?.prototype, 'asJSONSandbox', wrapAsJSONSandbox(processorContextOf)],
       [exports.QueueEvents?.prototype, 'run', this.wrapSuppressed()],
       [exports.RedisConnection?.prototype, 'init', this.wrapSuppressed()],
