@@ -3,6 +3,7 @@
 // one stable series per worker, whatever the number of instances, pids or hosts.
 
 import type { Attributes, Meter } from '@opentelemetry/api';
+import { boundedLabel } from '../metrics/label-values.js';
 import type { RegistryView } from './registry-view.js';
 
 export function registerWorkerGauges(meter: Meter, view: RegistryView): void {
@@ -22,8 +23,8 @@ export function registerWorkerGauges(meter: Meter, view: RegistryView): void {
     async (result) => {
       const snapshot = await view.snapshot();
       for (const group of snapshot.workers) {
-        const attributes: Attributes = { 'bullmq.worker.name': group.name };
-        if (group.queue) attributes['messaging.destination.name'] = group.queue;
+        const attributes: Attributes = { 'bullmq.worker.name': boundedLabel(group.name) };
+        if (group.queue) attributes['messaging.destination.name'] = boundedLabel(group.queue);
         result.observe(status, group.alive ? 1 : 0, attributes);
         if (group.kind === 'worker') {
           result.observe(oldest, group.oldestActiveJobAgeMs / 1000, attributes);

@@ -10,11 +10,13 @@
 // exception's class name). Never a job id, payload or error message. Job
 // names and error types are the app's own vocabulary, but in case an app
 // builds them from data, each is capped and the excess is reported as
-// OVERFLOW rather than growing the series set without end.
+// OVERFLOW rather than growing the series set without end; every value is
+// capped in length too (label-values.ts).
 
 import type { Attributes, Histogram, Meter } from '@opentelemetry/api';
 import type { AttemptOutcome, JobLike, LifecycleObserver, WorkerLike } from '../lifecycle.js';
 import { boundedEntry, CellCounter, type CounterCell } from './counter-cells.js';
+import { boundedLabel } from './label-values.js';
 
 export const MAX_JOB_NAMES_PER_QUEUE = 200;
 export const MAX_ERROR_TYPES_PER_SERIES = 50;
@@ -125,8 +127,8 @@ export class JobMetrics implements LifecycleObserver {
       this.sent.cell({
         'messaging.system': SYSTEM,
         'messaging.operation.name': 'send',
-        'messaging.destination.name': queueName,
-        'bullmq.job.name': name,
+        'messaging.destination.name': boundedLabel(queueName),
+        'bullmq.job.name': boundedLabel(name),
       }),
     );
     cell.value += count;
@@ -168,8 +170,8 @@ export class JobMetrics implements LifecycleObserver {
   private workerSeries(worker: WorkerLike): WorkerSeries {
     const known = this.workerOf.get(worker);
     if (known !== undefined) return known;
-    const queue = worker.name;
-    const workerName = workerNameOf(worker);
+    const queue = boundedLabel(worker.name);
+    const workerName = boundedLabel(workerNameOf(worker));
     const key = `${queue}\0${workerName}`;
     let series = this.workers.get(key);
     if (series === undefined) {
@@ -185,7 +187,7 @@ export class JobMetrics implements LifecycleObserver {
     return boundedEntry(byJobName, jobName, MAX_JOB_NAMES_PER_QUEUE, OVERFLOW, (name) => {
       const waitAttributes = {
         'messaging.destination.name': queue,
-        'bullmq.job.name': name,
+        'bullmq.job.name': boundedLabel(name),
         'bullmq.worker.name': workerName,
       };
       const base = {
@@ -204,9 +206,10 @@ export class JobMetrics implements LifecycleObserver {
       MAX_ERROR_TYPES_PER_SERIES,
       OVERFLOW,
       (type) => {
-        const attributes = { ...series.waitAttributes, 'error.type': type };
+        const errorType = boundedLabel(type);
+        const attributes = { ...series.waitAttributes, 'error.type': errorType };
         return {
-          consumed: this.consumed.cell({ ...series.base, 'error.type': type }),
+          consumed: this.consumed.cell({ ...series.base, 'error.type': errorType }),
           retries: this.retries.cell(attributes),
           failed: this.failed.cell(attributes),
         };

@@ -44,6 +44,7 @@ import {
 } from '../redis/access.js';
 import { closeOwnedRedis, type OwnedRedis, ownedRedis, parseTarget } from '../redis/owned.js';
 import { CellCounter, type CounterCell } from './counter-cells.js';
+import { boundedLabel } from './label-values.js';
 
 /** Each state, the key BullMQ keeps it in, and how to count that key. */
 const STATES = [
@@ -201,7 +202,7 @@ export class QueueDepth implements LifecycleObserver {
       );
       return undefined;
     }
-    const destination = { 'messaging.destination.name': name };
+    const destination = { 'messaging.destination.name': boundedLabel(name) };
     queue = {
       name,
       keyPrefix,
