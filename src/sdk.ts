@@ -2,7 +2,6 @@
 // when the app already started one, only jobwatch's parts joined to it.
 
 import { metrics, trace } from '@opentelemetry/api';
-import { setGlobalErrorHandler } from '@opentelemetry/core';
 import {
   type Instrumentation,
   type InstrumentationBase,
@@ -16,6 +15,7 @@ import { registerEsmHooks } from './esm-hooks.js';
 import { startHealth } from './health/index.js';
 import { BullMQInstrumentation } from './instrumentation/instrumentation.js';
 import { createMetricReaders, startMetrics } from './metrics/index.js';
+import { core } from './otel-sdk.js';
 import type { JobwatchRuntime } from './runtime.js';
 import { inSandbox, otelAlreadyStarted, startAutoInstrumentationsFirst } from './sdk-detect.js';
 import { relayingSettingErrors, reportExportError } from './sdk-diagnostics.js';
@@ -91,6 +91,6 @@ function startOwnSdk(
     started.start();
     return started;
   });
-  setGlobalErrorHandler(reportExportError);
+  core.setGlobalErrorHandler(reportExportError);
   shutdown.addFinal(() => sdk.shutdown());
 }

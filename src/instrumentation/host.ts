@@ -1,5 +1,5 @@
 import type { Context, Tracer } from '@opentelemetry/api';
-import { suppressTracing } from '@opentelemetry/core';
+import { core } from '../otel-sdk.js';
 import type { CaptureSettings } from './capture.js';
 import type { Observers } from './observers.js';
 import type { ProcessParent } from './types.js';
@@ -24,7 +24,7 @@ export interface Host extends CaptureSettings {
  * spans (e.g. from instrumentation-ioredis) unless traceRedis is on.
  */
 export function internalContext(host: Host, ctx: Context): Context {
-  return host.traceRedis ? ctx : suppressTracing(ctx);
+  return host.traceRedis ? ctx : core.suppressTracing(ctx);
 }
 
 /**

@@ -6,7 +6,7 @@
 // carries the job's traceparent.
 
 import { type Context, context } from '@opentelemetry/api';
-import { isTracingSuppressed, unsuppressTracing } from '@opentelemetry/core';
+import { core } from '../otel-sdk.js';
 
 type Emit = (this: EmitterLike, event: string | symbol, ...args: unknown[]) => boolean;
 
@@ -20,13 +20,13 @@ export function wrapEmit(jobContext: (job: object) => Context | undefined) {
     function emit(this: EmitterLike, event: string | symbol, ...args: unknown[]) {
       const active = context.active();
       // the common case, nothing to restore: one check
-      if (!isTracingSuppressed(active) || this.listenerCount(event) === 0) {
+      if (!core.isTracingSuppressed(active) || this.listenerCount(event) === 0) {
         return original.call(this, event, ...args);
       }
       const first = args[0];
       const ctx =
         (first !== null && typeof first === 'object' && jobContext(first)) ||
-        unsuppressTracing(active);
+        core.unsuppressTracing(active);
       return context.with(ctx, original, this, event, ...args);
     };
 }

@@ -8,16 +8,14 @@
 // collection and one serialized text.
 
 import type { Server } from 'node:http';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import {
-  type CollectionResult,
-  DataPointType,
-  type MetricData,
-  type ResourceMetrics,
-} from '@opentelemetry/sdk-metrics';
+import type { CollectionResult, MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { prometheus, sdkMetrics } from '../otel-sdk.js';
 import { untraced } from '../server/untraced.js';
 import { type PrometheusKind, prometheusName, prometheusUnit } from './prometheus-names.js';
 
+const { PrometheusExporter } = prometheus;
+type PrometheusExporter = InstanceType<typeof PrometheusExporter>;
+const { DataPointType } = sdkMetrics;
 type CollectOptions = Parameters<PrometheusExporter['collect']>[0];
 type Serializer = { serialize(metrics: ResourceMetrics): string };
 

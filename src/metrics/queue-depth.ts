@@ -30,10 +30,10 @@
 // stays 0 and they count as waiting, as its getJobCounts() says.
 
 import { type Attributes, context, type Meter } from '@opentelemetry/api';
-import { suppressTracing } from '@opentelemetry/core';
 import type { JobwatchConfig } from '../config.js';
 import type { LifecycleObserver, QueueUserLike } from '../lifecycle.js';
 import { describeError, warnRateLimited } from '../log.js';
+import { core } from '../otel-sdk.js';
 import { databaseIdentity, openBackendAmong, postgresBackendOf } from '../postgres/backend.js';
 import {
   bullmqStore,
@@ -248,7 +248,7 @@ export class QueueDepth implements LifecycleObserver {
 
   private read(queue: Watched): Promise<ReadOutcome> {
     return context
-      .with(suppressTracing(context.active()), () => this.readCounts(queue))
+      .with(core.suppressTracing(context.active()), () => this.readCounts(queue))
       .then(
         (counts): ReadOutcome => {
           if (counts === undefined) return 'skipped';

@@ -2,18 +2,10 @@
 // its standard meanings. jobwatch's default is `prometheus` (the SDK's own is
 // `otlp`), because the ops bundle scrapes /metrics.
 
-import { getNumberFromEnv, getStringFromEnv } from '@opentelemetry/core';
-import { OTLPMetricExporter as GrpcExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
-import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { OTLPMetricExporter as ProtobufExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
-import {
-  ConsoleMetricExporter,
-  type IMetricReader,
-  PeriodicExportingMetricReader,
-  type PushMetricExporter,
-} from '@opentelemetry/sdk-metrics';
+import type { IMetricReader, PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { JobwatchConfig, MetricsExporterName } from '../config.js';
 import { describeError, logError } from '../log.js';
+import { core, otlpMetricExporter, sdkMetrics } from '../otel-sdk.js';
 import { SuffixingPrometheusExporter } from './prometheus-exporter.js';
 
 // The SDK's defaults for OTEL_METRIC_EXPORT_INTERVAL / _TIMEOUT.
@@ -21,7 +13,7 @@ const EXPORT_INTERVAL_MS = 60_000;
 const EXPORT_TIMEOUT_MS = 30_000;
 
 function positiveFromEnv(name: string, fallback: number): number {
-  const value = getNumberFromEnv(name);
+  const value = core.getNumberFromEnv(name);
   return value !== undefined && value > 0 ? value : fallback;
 }
 
@@ -31,7 +23,11 @@ function periodic(exporter: PushMetricExporter): IMetricReader {
     positiveFromEnv('OTEL_METRIC_EXPORT_TIMEOUT', EXPORT_TIMEOUT_MS),
     exportIntervalMillis,
   );
-  return new PeriodicExportingMetricReader({ exporter, exportIntervalMillis, exportTimeoutMillis });
+  return new sdkMetrics.PeriodicExportingMetricReader({
+    exporter,
+    exportIntervalMillis,
+    exportTimeoutMillis,
+  });
 }
 
 function prometheus(config: JobwatchConfig): IMetricReader {
@@ -51,18 +47,17 @@ function prometheus(config: JobwatchConfig): IMetricReader {
 
 /** The OTLP exporter for OTEL_EXPORTER_OTLP_(METRICS_)PROTOCOL, http/protobuf by default as the spec says. */
 function otlpExporter(): PushMetricExporter {
-  const setting = getStringFromEnv('OTEL_EXPORTER_OTLP_METRICS_PROTOCOL')
+  const setting = core.getStringFromEnv('OTEL_EXPORTER_OTLP_METRICS_PROTOCOL')
     ? 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL'
     : 'OTEL_EXPORTER_OTLP_PROTOCOL';
-  const protocol = getStringFromEnv(setting) ?? 'http/protobuf';
-  if (protocol === 'grpc') return new GrpcExporter();
-  if (protocol === 'http/json') return new JsonExporter();
-  if (protocol !== 'http/protobuf') {
-    logError(
-      `invalid ${setting}=${JSON.stringify(protocol)}: expected grpc, http/protobuf or http/json; using "http/protobuf"`,
-    );
+  const protocol = core.getStringFromEnv(setting) ?? 'http/protobuf';
+  if (protocol === 'grpc' || protocol === 'http/json' || protocol === 'http/protobuf') {
+    return new (otlpMetricExporter(protocol))();
   }
-  return new ProtobufExporter();
+  logError(
+    `invalid ${setting}=${JSON.stringify(protocol)}: expected grpc, http/protobuf or http/json; using "http/protobuf"`,
+  );
+  return new (otlpMetricExporter('http/protobuf'))();
 }
 
 function reader(name: Exclude<MetricsExporterName, 'none'>, config: JobwatchConfig) {
@@ -73,7 +68,7 @@ function reader(name: Exclude<MetricsExporterName, 'none'>, config: JobwatchConf
       // OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT / _HEADERS / _TEMPORALITY_PREFERENCE apply.
       return periodic(otlpExporter());
     case 'console':
-      return periodic(new ConsoleMetricExporter());
+      return periodic(new sdkMetrics.ConsoleMetricExporter());
   }
 }
 
