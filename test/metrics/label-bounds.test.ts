@@ -3,19 +3,14 @@
 // label value stays at most 128 characters, and long names that share a
 // prefix still get series of their own.
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_LABEL_LENGTH } from '../../src/metrics/label-values.js';
-import { killAll, repoRoot, spawnNode } from '../helpers/node-process.js';
+import { BULLMQ_PATH } from '../helpers/bullmq-majors.js';
+import { killAll, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis.js';
 import { find, scrape } from './scrape.js';
-
-const BULLMQ =
-  process.env.JOBWATCH_TEST_BULLMQ === '5'
-    ? resolve(repoRoot, 'test/bullmq5/node_modules/bullmq')
-    : 'bullmq';
 
 let redis: RedisServer;
 beforeAll(async () => {
@@ -38,7 +33,7 @@ describe('label values', () => {
 
     const port = await freePort();
     spawnNode(['--require', 'jobwatch/register', 'test/metrics/fixtures/app.cjs'], {
-      BULLMQ,
+      BULLMQ: BULLMQ_PATH,
       QUEUE: queueName,
       WORKER_NAME: `w-${'w'.repeat(5000)}`,
       REDIS_URL: redis.url,
