@@ -1,16 +1,33 @@
-// What users install: `npm pack` gives a tarball that installs into a fresh
-// app and works there, with both preload forms and the programmatic API.
+// What users install: a plain `npm pack` of a clean copy of the repository
+// (no dist/, as in a fresh clone or a git install) builds and gives a
+// tarball that installs into a fresh app and works there, with both preload
+// forms and the programmatic API, and shares one copy of the OpenTelemetry
+// SDK with an app that brings its own.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killAll, repoRoot, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis.js';
 
 const app = mkdtempSync(join(tmpdir(), 'jobwatch-app-'));
+const withSdk = mkdtempSync(join(tmpdir(), 'jobwatch-app-sdk-'));
+const clean = mkdtempSync(join(tmpdir(), 'jobwatch-clean-'));
 let redis: RedisServer;
+let tarball: string;
+let packedFiles: string[];
 
 const npm = (args: string[], cwd: string) =>
   execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -29,15 +46,23 @@ new Worker('packed', async (job) => { console.log('processed ' + job.id); }, { c
 new Queue('packed', { connection }).add('hello', {});
 `;
 
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  // --ignore-scripts: the test run already built dist/, and other test files are using it.
-  const tarball = npm(['pack', '--ignore-scripts', '--pack-destination', app], repoRoot)
-    .trim()
-    .split('\n')
-    .pop()!;
+/** The committed files, without dist/ (a clean clone), with the installed node_modules for the build. */
+function cleanCopy(): void {
+  const files = execFileSync('git', ['ls-files', '-z'], { cwd: repoRoot, encoding: 'utf8' })
+    .split('\0')
+    .filter((f) => f !== '' && existsSync(join(repoRoot, f)));
+  for (const file of files) {
+    mkdirSync(dirname(join(clean, file)), { recursive: true });
+    cpSync(join(repoRoot, file), join(clean, file));
+  }
+  symlinkSync(join(repoRoot, 'node_modules'), join(clean, 'node_modules'));
+}
+
+/** A fresh app depending on the tarball and `extra`, installed. */
+function freshApp(dir: string, extra: Record<string, string> = {}): void {
+  cpSync(join(clean, tarball), join(dir, tarball));
   writeFileSync(
-    join(app, 'package.json'),
+    join(dir, 'package.json'),
     JSON.stringify({
       name: 'fresh-app',
       private: true,
@@ -46,10 +71,43 @@ beforeAll(async () => {
         bullmq: version('bullmq'),
         ioredis: version('ioredis'),
         '@opentelemetry/api': version('@opentelemetry/api'),
+        ...extra,
       },
     }),
   );
-  npm(['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], app);
+  npm(['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], dir);
+}
+
+/** The versions of `pkg` installed anywhere in `dir`'s node_modules (one entry per copy). */
+function copiesOf(dir: string, pkg: string): string[] {
+  const found: string[] = [];
+  const walk = (modules: string) => {
+    if (!existsSync(modules)) return;
+    const manifest = join(modules, pkg, 'package.json');
+    if (existsSync(manifest)) found.push(JSON.parse(readFileSync(manifest, 'utf8')).version);
+    for (const entry of readdirSync(modules)) {
+      const scoped = entry.startsWith('@')
+        ? readdirSync(join(modules, entry)).map((e) => join(entry, e))
+        : [entry];
+      for (const name of scoped) walk(join(modules, name, 'node_modules'));
+    }
+  };
+  walk(join(dir, 'node_modules'));
+  return found;
+}
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+  cleanCopy();
+  // A plain pack, as `npm publish` or a git install runs it: prepack builds dist/.
+  const out = npm(['pack', '--json'], clean);
+  const packed = (
+    JSON.parse(out.slice(out.indexOf('['))) as { filename: string; files: { path: string }[] }[]
+  )[0]!;
+  tarball = packed.filename;
+  packedFiles = packed.files.map((f) => f.path);
+  freshApp(app);
+  freshApp(withSdk, { '@opentelemetry/sdk-node': version('@opentelemetry/sdk-node') });
   writeFileSync(join(app, 'worker.cjs'), WORKER);
   writeFileSync(join(app, 'started.cjs'), `require('jobwatch').start();\n${WORKER}`);
   writeFileSync(
@@ -65,20 +123,47 @@ beforeAll(async () => {
 afterAll(async () => {
   await killAll();
   await redis.close();
-  rmSync(app, { recursive: true, force: true });
+  for (const dir of [app, withSdk, clean]) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('the packed tarball in a fresh app', () => {
-  it('ships the build and the ops bundle, and no tests or sources', () => {
-    const files = npm(['pack', '--dry-run', '--json', '--ignore-scripts'], repoRoot);
-    const paths = (JSON.parse(files) as { files: { path: string }[] }[])[0]!.files.map(
-      (f) => f.path,
-    );
+  it('ships the build, LICENSE and the ops bundle, and no tests or sources', () => {
+    const paths = packedFiles;
     expect(paths).toEqual(
-      expect.arrayContaining(['dist/register.js', 'dist/register.mjs', 'dist/index.d.ts']),
+      expect.arrayContaining([
+        'LICENSE',
+        'dist/register.js',
+        'dist/register.mjs',
+        'dist/index.d.ts',
+        'dist/cli/main.js',
+      ]),
     );
     expect(paths.some((p) => p.startsWith('alerts/'))).toBe(true);
     expect(paths.some((p) => p.startsWith('test/') || p.startsWith('src/'))).toBe(false);
+  });
+
+  it('ships source maps that carry their sources', () => {
+    const maps = packedFiles.filter((p) => p.endsWith('.js.map'));
+    expect(maps.length).toBeGreaterThan(10);
+    for (const map of maps) {
+      const { sources, sourcesContent } = JSON.parse(
+        readFileSync(join(app, 'node_modules/jobwatch', map), 'utf8'),
+      ) as { sources: string[]; sourcesContent?: string[] };
+      expect(sourcesContent?.length, map).toBe(sources.length);
+    }
+  });
+
+  it.each([
+    ['an app without an SDK', () => app],
+    ['an app with its own @opentelemetry/sdk-node', () => withSdk],
+  ])('installs one copy of the OpenTelemetry SDK family in %s', (_label, dir) => {
+    for (const pkg of [
+      '@opentelemetry/core',
+      '@opentelemetry/sdk-metrics',
+      '@opentelemetry/sdk-node',
+    ]) {
+      expect(copiesOf(dir(), pkg), pkg).toHaveLength(1);
+    }
   });
 
   it.each([

@@ -1,0 +1,34 @@
+// `npm ci` on a contributor's macOS, Windows or Linux-arm machine needs every
+// platform's optional binaries (biome's CLI, msgpackr-extract's) in the
+// lockfile, although this machine installs only its own.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { repoRoot } from '../helpers/node-process.js';
+
+interface Lockfile {
+  packages: Record<string, { optionalDependencies?: Record<string, string> }>;
+}
+
+const lockfiles = [
+  'package-lock.json',
+  ...readdirSync(join(repoRoot, 'test/versions')).map(
+    (v) => `test/versions/${v}/package-lock.json`,
+  ),
+];
+
+describe.each(lockfiles)('%s', (file) => {
+  it('lists every optional dependency of every package, for every platform', () => {
+    const lock = JSON.parse(readFileSync(join(repoRoot, file), 'utf8')) as Lockfile;
+    const missing: string[] = [];
+    for (const [path, entry] of Object.entries(lock.packages)) {
+      for (const name of Object.keys(entry.optionalDependencies ?? {})) {
+        const nested = `${path}/node_modules/${name}`;
+        if (!lock.packages[nested] && !lock.packages[`node_modules/${name}`]) {
+          missing.push(`${path || '(root)'} → ${name}`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+});
