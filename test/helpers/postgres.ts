@@ -1,9 +1,16 @@
 // Every test file that needs PostgreSQL gets its own database on the machine's
 // server (127.0.0.1:5432, trust auth; scripts/run makes sure one answers), with
 // BullMQ's schema migrated, and drops it after: runs never see each other's rows.
+// Fault tests that stop the server start a throwaway cluster of their own
+// (PostgresCluster: initdb in a temp dir, on a free port).
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
 import { runMigrations } from 'bullmq';
 import pg from 'pg';
+import { freePort } from './ports.js';
 
 /** The server and maintenance database the per-file databases are created from. */
 const ADMIN_URL =
@@ -18,13 +25,16 @@ export class PostgresDatabase {
     readonly url: string,
   ) {}
 
-  /** Creates a fresh database and runs BullMQ's migrations in it. */
-  static async create(): Promise<PostgresDatabase> {
+  private adminUrl = ADMIN_URL;
+
+  /** Creates a fresh database (on the machine's server, or `adminUrl`'s) and runs BullMQ's migrations in it. */
+  static async create(adminUrl = ADMIN_URL): Promise<PostgresDatabase> {
     const name = `jobwatch_${process.pid}_${randomBytes(4).toString('hex')}`;
-    await withClient(ADMIN_URL, (c) => c.query(`CREATE DATABASE ${name}`));
-    const url = new URL(ADMIN_URL);
+    await withClient(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
+    const url = new URL(adminUrl);
     url.pathname = `/${name}`;
     const db = new PostgresDatabase(name, url.toString());
+    db.adminUrl = adminUrl;
     await withClient(db.url, (c) => runMigrations(c, BULLMQ_SCHEMA));
     return db;
   }
@@ -44,7 +54,7 @@ export class PostgresDatabase {
 
   /** Drops the database, ending whatever sessions are still in it. */
   async drop(): Promise<void> {
-    await withClient(ADMIN_URL, (c) =>
+    await withClient(this.adminUrl, (c) =>
       c.query(`DROP DATABASE IF EXISTS ${this.name} WITH (FORCE)`),
     );
   }
@@ -58,4 +68,67 @@ async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): P
   } finally {
     await client.end();
   }
+}
+
+/** A PostgreSQL cluster of this test file's own, which it may stop and restart. */
+export class PostgresCluster {
+  private constructor(
+    readonly port: number,
+    private readonly dir: string,
+  ) {}
+
+  static async start(): Promise<PostgresCluster> {
+    const dir = mkdtempSync(join(tmpdir(), 'jobwatch-pg-'));
+    // The server refuses to run as root: as root, the cluster belongs to postgres.
+    if (userInfo().uid === 0) {
+      chownSync(dir, Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })), -1);
+    }
+    serverProgram(
+      'initdb',
+      '-D',
+      join(dir, 'data'),
+      '-U',
+      'postgres',
+      '--auth=trust',
+      '-E',
+      'UTF8',
+    );
+    const cluster = new PostgresCluster(await freePort(), dir);
+    cluster.resume();
+    return cluster;
+  }
+
+  get adminUrl(): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
+  }
+
+  /** Starts (or restarts, on the same port and data) the server; returns once it accepts connections. */
+  resume(): void {
+    const options = `-p ${this.port} -c listen_addresses=127.0.0.1 -k ${this.dir}`;
+    const data = join(this.dir, 'data');
+    serverProgram('pg_ctl', '-D', data, '-l', join(this.dir, 'log'), '-o', options, '-w', 'start');
+  }
+
+  /** Stops the server (fast shutdown: sessions are ended, committed data kept). */
+  stop(): void {
+    serverProgram('pg_ctl', '-D', join(this.dir, 'data'), '-m', 'fast', '-w', 'stop');
+  }
+
+  close(): void {
+    try {
+      this.stop();
+    } catch {
+      // already stopped
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs one of PostgreSQL's server programs (newest installed), as user postgres when this is root. */
+function serverProgram(program: string, ...args: string[]): void {
+  const version = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a))[0]!;
+  const bin = join('/usr/lib/postgresql', version, 'bin', program);
+  const [file, argv] =
+    userInfo().uid === 0 ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
+  execFileSync(file, argv, { stdio: 'ignore' });
 }

@@ -6,11 +6,13 @@ import { afterAll, afterEach, beforeAll } from 'vitest';
 import { startOtlpReceiver } from '../../examples/otlp-receiver.mjs';
 import { killAll, type NodeProcess, spawnNode } from '../helpers/node-process.js';
 import { freePort } from '../helpers/ports.js';
-import { PostgresDatabase } from '../helpers/postgres.js';
+import { PostgresCluster, PostgresDatabase } from '../helpers/postgres.js';
 import type { Receiver } from '../helpers/preloaded.js';
 
 export interface PostgresAppSetup {
   db: PostgresDatabase;
+  /** With `ownCluster`: the cluster `db` lives on, which the test may stop and restart. */
+  cluster: PostgresCluster | undefined;
   receiver: Receiver;
   /** Starts the fixture app preloaded with `--require` (default) or `--import`; its /metrics port is `metricsPort`. */
   app(
@@ -19,9 +21,10 @@ export interface PostgresAppSetup {
   ): Promise<NodeProcess & { metricsUrl: string }>;
 }
 
-export function usePostgresApps(): PostgresAppSetup {
+export function usePostgresApps({ ownCluster = false } = {}): PostgresAppSetup {
   const setup: PostgresAppSetup = {
     db: undefined!, // set in beforeAll
+    cluster: undefined,
     receiver: undefined!,
     async app(env, preload = '--require') {
       const port = await freePort();
@@ -38,7 +41,8 @@ export function usePostgresApps(): PostgresAppSetup {
     },
   };
   beforeAll(async () => {
-    setup.db = await PostgresDatabase.create();
+    if (ownCluster) setup.cluster = await PostgresCluster.start();
+    setup.db = await PostgresDatabase.create(setup.cluster?.adminUrl);
     setup.receiver = await startOtlpReceiver();
   });
   afterEach(async () => {
@@ -50,6 +54,7 @@ export function usePostgresApps(): PostgresAppSetup {
     await killAll();
     await setup.receiver?.close();
     await setup.db?.drop();
+    setup.cluster?.close();
   });
   return setup;
 }
