@@ -17,7 +17,7 @@
 // Cost: one upsert per beat per instance. A registry read (per view
 // collection) is a purge, the dead-candidates range and pages of PAGE_SIZE
 // rows up to MAX_INSTANCES_PER_PREFIX: 3 statements up to 100 instances, one
-// more per further 100. The table is created (if missing) once per process.
+// more per further 100. The table is created (if missing) once per store.
 
 import {
   decodeFields,
@@ -120,13 +120,14 @@ export class PostgresRegistryStore {
   /** Entries whose beats stopped (dead_at passed): an index range, oldest first, at most PAGE_SIZE. */
   async dead(): Promise<{ now: number; entries: InstanceFields[] }> {
     await this.ensureTable();
+    // One row at least (the clock), with the candidates' columns when there are any.
     const { rows } = await this.db.query(
-      `SELECT ${COLUMNS}, ${NOW_MS} AS now FROM ${this.table}
-        WHERE status <> 'stopped' AND dead_at < clock_timestamp()
-        ORDER BY dead_at LIMIT ${PAGE_SIZE}`,
+      `SELECT ${NOW_MS} AS now, d.* FROM (SELECT 1) AS one LEFT JOIN LATERAL (
+         SELECT ${COLUMNS} FROM ${this.table}
+          WHERE status <> 'stopped' AND dead_at < clock_timestamp()
+          ORDER BY dead_at LIMIT ${PAGE_SIZE}) AS d ON true`,
     );
-    const now = rows.length > 0 ? Number(rows[0]!.now) : await this.now();
-    return { now, entries: decodeRows(rows) };
+    return { now: Number(rows[0]!.now), entries: decodeRows(rows.filter((r) => r.id !== null)) };
   }
 
   /** One page of every entry, in id order after `afterId` ('' = from the start). */

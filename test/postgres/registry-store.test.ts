@@ -166,4 +166,24 @@ describe('PostgresRegistryStore', () => {
       await db.query(`DROP ROLE ${role}`);
     }
   });
+
+  it('costs one statement per beat, and a read of N instances 2 + ceil((N + 1) / 100) statements', async () => {
+    let statements = 0;
+    const counting = {
+      query: (text: string, params?: unknown[]) => {
+        statements++;
+        return pool.query(text, params);
+      },
+    };
+    const counted = new PostgresRegistryStore(counting, BULLMQ_SCHEMA);
+    await counted.ensureTable(); // once per store: its existence check
+    statements = 0;
+    await counted.beat(fields('cost-1'), 60_000);
+    expect(statements).toBe(1);
+    statements = 0;
+    const { instances } = await counted.read();
+    const pages = Math.ceil((instances.length + 1) / 100);
+    expect(instances.length).toBeGreaterThan(100); // the earlier tests' entries: several pages
+    expect(statements).toBe(2 + pages); // purge, dead range, pages
+  });
 });
