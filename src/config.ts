@@ -27,6 +27,8 @@ export interface JobwatchConfig {
   queuePrefix: string;
   /** JOBWATCH_REDIS_URL: Redis for JOBWATCH_QUEUES and the CLI, when no BullMQ connection is at hand. */
   redisUrl: string | undefined;
+  /** JOBWATCH_POSTGRES_URL: a BullMQ 6 PostgreSQL database whose worker registry to read (the CLI, the monitor); `?schema=` names BullMQ's schema (default bullmq). */
+  postgresUrl: string | undefined;
   /** JOBWATCH_QUEUE_DEPTH: whether this process reports queue depth. */
   queueDepth: boolean;
   /** JOBWATCH_COLLECT_CACHE_MS: how long one Redis read of queue depth / registry serves all readers. */
@@ -184,6 +186,7 @@ export function parseConfig(env: Env): { config: JobwatchConfig; errors: string[
     queues: r.list('JOBWATCH_QUEUES'),
     queuePrefix: r.string('JOBWATCH_QUEUE_PREFIX', 'bull'),
     redisUrl: r.optionalString('JOBWATCH_REDIS_URL'),
+    postgresUrl: r.optionalString('JOBWATCH_POSTGRES_URL'),
     queueDepth: r.bool('JOBWATCH_QUEUE_DEPTH', true),
     collectCacheMs: r.int(
       'JOBWATCH_COLLECT_CACHE_MS',

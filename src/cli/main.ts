@@ -22,6 +22,9 @@ Commands:
 
 Options:
   --redis <url>      Redis to read (default JOBWATCH_REDIS_URL, else redis://127.0.0.1:6379)
+  --postgres <url>   BullMQ 6 PostgreSQL database to read (default JOBWATCH_POSTGRES_URL;
+                     ?schema=<name> for a schema other than bullmq); Redis is then read
+                     only when --redis or JOBWATCH_REDIS_URL is set
   --prefix <prefix>  BullMQ key prefix (default JOBWATCH_QUEUE_PREFIX, else bull)
   --queue <name>     Only workers of this queue, and show its depth (repeatable)
   --worker <name>    Only this worker name (repeatable)
@@ -38,7 +41,8 @@ Exit codes: 0 healthy / done, 1 unhealthy or timed out, 2 usage error.
 `;
 
 export interface CliOptions {
-  redis: string;
+  redis: string | undefined;
+  postgres: string | undefined;
   prefix: string;
   queues: string[];
   workers: string[];
@@ -56,6 +60,7 @@ function parse(argv: string[]): { command: string | undefined; options: CliOptio
     allowPositionals: true,
     options: {
       redis: { type: 'string' },
+      postgres: { type: 'string' },
       prefix: { type: 'string' },
       queue: { type: 'string', multiple: true },
       worker: { type: 'string', multiple: true },
@@ -77,14 +82,16 @@ function parse(argv: string[]): { command: string | undefined; options: CliOptio
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
     throw new Error('--port expects a port number');
   }
+  const postgres = values.postgres ?? config.postgresUrl;
   const localHealth =
-    config.healthPort && !values.redis
+    config.healthPort && !values.redis && !values.postgres
       ? `http://${config.healthHost === '0.0.0.0' ? '127.0.0.1' : config.healthHost}:${config.healthPort}/health/queues`
       : undefined;
   return {
     command: positionals[0],
     options: {
-      redis: values.redis ?? config.redisUrl ?? 'redis://127.0.0.1:6379',
+      redis: values.redis ?? config.redisUrl ?? (postgres ? undefined : 'redis://127.0.0.1:6379'),
+      postgres,
       prefix: values.prefix ?? config.queuePrefix,
       queues: values.queue ?? [],
       workers: values.worker ?? [],

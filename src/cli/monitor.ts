@@ -17,6 +17,7 @@ export async function runMonitor(options: CliOptions): Promise<number> {
     ...base,
     enabled: true,
     redisUrl: options.redis,
+    postgresUrl: options.postgres,
     queuePrefix: options.prefix,
     queues: [...new Set([...base.queues, ...options.queues])],
     registryView: true,
@@ -25,7 +26,7 @@ export async function runMonitor(options: CliOptions): Promise<number> {
   // It runs until stopped, whatever holds (or does not hold) its event loop.
   setInterval(() => undefined, 2 ** 30);
   logInfo(
-    `monitor: reading the worker registry of ${options.redis} (prefix ${options.prefix}); metrics per OTEL_METRICS_EXPORTER (${base.metricsExporters.join(',')})`,
+    `monitor: reading the worker registry of ${[options.redis && `${options.redis} (prefix ${options.prefix})`, options.postgres && 'the PostgreSQL database'].filter(Boolean).join(' and ')}; metrics per OTEL_METRICS_EXPORTER (${base.metricsExporters.join(',')})`,
   );
   return -1;
 }

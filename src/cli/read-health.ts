@@ -22,6 +22,7 @@ export async function readHealth(options: CliOptions): Promise<HealthRead> {
   const health = createHealth({
     ...base,
     redisUrl: options.redis,
+    postgresUrl: options.postgres,
     queuePrefix: options.prefix,
     registryView: true,
     collectTimeoutMs: Math.min(base.collectTimeoutMs, options.timeoutMs),
@@ -33,7 +34,8 @@ export async function readHealth(options: CliOptions): Promise<HealthRead> {
     ...base,
     redisUrl: options.redis,
     queuePrefix: options.prefix,
-    queues: [...queues],
+    // Queue depth is read from Redis; on PostgreSQL only a process using the queues reports it.
+    queues: options.redis ? [...queues] : [],
     collectCacheMs: 0,
   });
   const report = buildReport(snapshot, reachable(snapshot) ? await counts.counts() : {});

@@ -32,7 +32,7 @@ export function createHealth(config: JobwatchConfig): Health {
     connectTimeoutMs: config.collectTimeoutMs,
     label: 'JOBWATCH_REDIS_URL',
   });
-  const postgres = new PostgresHealth();
+  const postgres = new PostgresHealth(config.postgresUrl, config.collectTimeoutMs);
   connections.onUser((user) => postgres.learn(user));
   const writer = new HeartbeatWriter(
     {

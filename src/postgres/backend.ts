@@ -37,6 +37,9 @@ export function postgresBackendOf(user: QueueUserLike): PostgresBackendLike | un
   return backend as PostgresBackendLike;
 }
 
+/** BullMQ's PostgreSQL schema when none is named. */
+const DEFAULT_SCHEMA = 'bullmq';
+
 /** `host:port/database schema`: the objects sharing it share one registry and one set of queues. */
 export function databaseIdentity(backend: PostgresBackendLike): string {
   const o = backend.connection.pool.options ?? {};
@@ -100,6 +103,8 @@ function guardedPool(pool: PgPool, label: string): PgPool {
 /** One registry store per database and schema, fed by the BullMQ objects of this process. */
 export class PostgresRegistries {
   private readonly known = new Map<string, { pool: BorrowedPool; store: PostgresRegistryStore }>();
+  private readonly owned: PgPool[] = [];
+  private readonly urlStores: PostgresRegistryStore[] = [];
 
   /** The registry of the object's database, or undefined when it is not on PostgreSQL. */
   storeFor(user: QueueUserLike): PostgresRegistryStore | undefined {
@@ -117,12 +122,29 @@ export class PostgresRegistries {
     return store;
   }
 
+  /** The registry at a postgres:// URL (`?schema=` names BullMQ's schema), through a pool of jobwatch's own. */
+  storeAt(url: string, connectTimeoutMs: number): { store: PostgresRegistryStore; label: string } {
+    const parsed = new URL(url);
+    const schema = parsed.searchParams.get('schema') ?? DEFAULT_SCHEMA;
+    parsed.searchParams.delete('schema');
+    const pool = openPostgres(parsed.toString(), connectTimeoutMs);
+    const store = new PostgresRegistryStore(pool, schema);
+    this.owned.push(pool);
+    this.urlStores.push(store);
+    parsed.username = '';
+    parsed.password = '';
+    return { store, label: `PostgreSQL ${parsed.toString()} ${schema}` };
+  }
+
   stores(): PostgresRegistryStore[] {
-    return [...this.known.values()].map((k) => k.store);
+    return [...this.urlStores, ...[...this.known.values()].map((k) => k.store)];
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.known.values()].map((k) => k.pool.close()));
+    await Promise.all([
+      ...[...this.known.values()].map((k) => k.pool.close()),
+      ...this.owned.splice(0).map((pool) => pool.end().catch(() => undefined)),
+    ]);
   }
 }
 

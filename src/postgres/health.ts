@@ -24,6 +24,13 @@ export class PostgresHealth {
   /** Registries that cannot work here, and why (said once each). */
   readonly unavailable = new Map<string, string>();
 
+  /** `url` (JOBWATCH_POSTGRES_URL, the CLI's --postgres): a registry to read with jobwatch's own pool. */
+  constructor(url?: string, connectTimeoutMs = 5000) {
+    if (url === undefined) return;
+    const { store, label } = this.registries.storeAt(url, connectTimeoutMs);
+    this.labels.set(store, label);
+  }
+
   /** Learns the registry of a BullMQ object on PostgreSQL (so it is read); its label, or undefined. */
   learn(user: QueueUserLike): { store: PostgresRegistryStore; label: string } | undefined {
     const backend = postgresBackendOf(user);
