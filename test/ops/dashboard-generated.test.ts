@@ -91,3 +91,15 @@ describe('a panel for every alert', () => {
     },
   );
 });
+
+it('names in the runbook only panels the dashboard has', () => {
+  const runbook = readFileSync(join(repoRoot, 'docs/runbook.md'), 'utf8').replace(/\n/g, ' ');
+  const titles = (dashboard.panels as { title: string }[]).map((p) => p.title);
+  const named = [...runbook.matchAll(/(?<![*\w])\*([A-Z][^*]+)\*(?![*\w])/g)].map((m) => m[1]!);
+  expect(named.length).toBeGreaterThan(5);
+  for (const name of named)
+    expect(
+      titles.some((t) => t.startsWith(name)),
+      `runbook names panel *${name}*`,
+    ).toBe(true);
+});
