@@ -34,17 +34,26 @@ export function registerEsmHooks(modules: string[]): void {
   global[REGISTERED] = true;
   const include = withNodePrefixes(modules);
   try {
-    const sync = require('import-in-the-middle/register-hooks.mjs') as SyncHooksModule;
-    if (sync.supportsSyncHooks()) {
-      sync.register({ include });
-      return;
-    }
+    if (registerInThread(include)) return;
     register('import-in-the-middle/hook.mjs', pathToFileURL(__filename), { data: { include } });
   } catch (err) {
     logError(
       `could not register the ES module loader, so ES modules (import 'bullmq') are not instrumented; use --import jobwatch/register: ${describeError(err)}`,
     );
   }
+}
+
+/** False where this Node can't: no require() of ES modules (before 22.12), or hooks without the fix iitm needs. */
+function registerInThread(include: string[]): boolean {
+  let sync: SyncHooksModule;
+  try {
+    sync = require('import-in-the-middle/register-hooks.mjs') as SyncHooksModule;
+  } catch {
+    return false;
+  }
+  if (!sync.supportsSyncHooks()) return false;
+  sync.register({ include });
+  return true;
 }
 
 /** Builtins are imported as `http` or `node:http`: list both forms. */
