@@ -11,7 +11,7 @@
 //   Worker.handleFailed                        what the processor threw (from 5.53.3; before,
 //                                              callProcessJob's rejection: see bullmq-versions.ts)
 //   Worker.run, QueueEvents.run                BullMQ's loops run with tracing suppressed
-//   Worker.emit, QueueEvents.emit              ...but the app's listeners run unsuppressed (listeners.ts)
+//   Worker/Queue/QueueEvents.emit              ...but the app's listeners run unsuppressed (listeners.ts)
 //   Job.asJSONSandbox, ChildProcessor.start    a sandboxed processor's spans join the process span
 //     and .waitForCurrentJobAndExit            (see sandbox.ts)
 //   QueueBase.createBackend (6) / createScripts, setScripts or waitUntilReady (5),
@@ -201,6 +201,7 @@ export class BullMQInstrumentation
       [worker, 'close', wrapClose()],
       [worker, 'emit', wrapEmit(jobTraceContextOf)],
       [exports.QueueEvents?.prototype, 'emit', wrapEmit(jobTraceContextOf)],
+      [queue, 'emit', wrapEmit(jobTraceContextOf)],
       [exports.Job?.prototype, 'asJSONSandbox', wrapAsJSONSandbox(processorContextOf)],
       [exports.QueueEvents?.prototype, 'run', this.wrapSuppressed()],
       [exports.RedisConnection?.prototype, 'init', this.wrapSuppressed()],

@@ -1,6 +1,7 @@
-// User code keeps its context: an HTTP call made from a Worker or QueueEvents
+// User code keeps its context: an HTTP call made from a Queue, Worker or QueueEvents
 // listener is traced as it would be without jobwatch, and a listener of a
-// job's event ('active', 'completed', 'failed') carries that job's trace.
+// job's event (the Queue's 'waiting', the Worker's 'active', 'completed',
+// 'failed') carries that job's trace.
 import { describe, expect, it } from 'vitest';
 import { BULLMQ_MAJORS } from '../helpers/bullmq-majors.js';
 import { spawnNode } from '../helpers/node-process.js';
@@ -31,6 +32,7 @@ describe.each([6, 5] as const)('BullMQ %i', (major) => {
       () => {
         const c = sinkCalls(app.stdout);
         return c.has(`completed ${ok.id}`) &&
+          c.has(`waiting ${ok.id}`) &&
           c.has(`failed ${failing.id}`) &&
           c.has(`queue-events-completed ${ok.id}`)
           ? c
@@ -49,6 +51,7 @@ describe.each([6, 5] as const)('BullMQ %i', (major) => {
     const okTrace = await traceOf(ok.id!);
     const failedTrace = await traceOf(failing.id!);
     const traceIn = (traceparent: string | undefined) => traceparent?.split('-')[1];
+    expect(traceIn(calls.get(`waiting ${ok.id}`))).toBe(okTrace);
     expect(traceIn(calls.get(`active ${ok.id}`))).toBe(okTrace);
     expect(traceIn(calls.get(`completed ${ok.id}`))).toBe(okTrace);
     expect(traceIn(calls.get(`failed ${failing.id}`))).toBe(failedTrace);
