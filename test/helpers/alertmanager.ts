@@ -1,57 +1,37 @@
-// A real Alertmanager on a free port and a webhook receiver that records what
-// it is sent, for tests of routing, inhibition and end-to-end notifications.
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+// A real Alertmanager on a free port, and the project's alert receiver
+// (examples/alert-receiver.mjs) recording what it is sent, for tests of routing,
+// inhibition and end-to-end notifications.
 import { join } from 'node:path';
+import { startAlertReceiver, type WebhookNotification } from '../../examples/alert-receiver.mjs';
 import { Daemon } from './daemon.js';
-import { freePort, waitFor } from './ports.js';
+import { waitFor } from './ports.js';
 import { overriddenAlertmanagerConfig } from './rules-override.js';
 
 /** One alert inside a webhook notification (Alertmanager's webhook payload, version 4). */
-export interface NotifiedAlert {
-  status: 'firing' | 'resolved';
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-}
+export type NotifiedAlert = WebhookNotification['alerts'][number];
 
-export interface Notification {
-  receiver: string;
-  status: 'firing' | 'resolved';
-  groupLabels: Record<string, string>;
-  alerts: NotifiedAlert[];
+export interface Notification extends WebhookNotification {
   /** Date.now() when the receiver got it. */
   receivedAt: number;
 }
 
 export class AlertWebhook {
-  readonly notifications: Notification[] = [];
-
   private constructor(
-    private readonly server: Server,
-    readonly port: number,
+    private readonly receiver: { url: string; close: () => Promise<void> },
+    readonly notifications: Notification[],
   ) {}
 
   static async start(): Promise<AlertWebhook> {
-    const port = await freePort();
-    let hook: AlertWebhook | undefined;
-    const server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        hook?.notifications.push({ ...body, receivedAt: Date.now() });
-        res.writeHead(200).end();
-      });
+    const notifications: Notification[] = [];
+    const receiver = await startAlertReceiver({
+      onNotification: (n) => notifications.push({ ...n, receivedAt: Date.now() }),
     });
-    server.listen(port, '127.0.0.1');
-    await once(server, 'listening');
-    hook = new AlertWebhook(server, port);
-    return hook;
+    return new AlertWebhook(receiver, notifications);
   }
 
   /** URL for a receiver; the path names it so tests can tell page from ticket. */
   url(path: string): string {
-    return `http://127.0.0.1:${this.port}/${path}`;
+    return `${this.receiver.url}/${path}`;
   }
 
   /** Waits for a notification with an alert that satisfies `match`, and returns both. */
@@ -71,7 +51,7 @@ export class AlertWebhook {
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return this.receiver.close();
   }
 }
 
