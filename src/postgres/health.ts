@@ -3,16 +3,19 @@
 // there. One registry per database and schema in use (see registry-store.ts).
 
 import type { WorkerInstance } from '../health/instances.js';
-import type { InstanceFields } from '../health/registry-keys.js';
 import type { QueueUserLike } from '../lifecycle.js';
 import { describeError, logInfo, warnRateLimited } from '../log.js';
 import { withTimeout } from '../redis/access.js';
 import { databaseIdentity, PostgresRegistries, postgresBackendOf } from './backend.js';
-import { type PostgresRegistryStore, RegistryUnavailableError } from './registry-store.js';
+import {
+  type PostgresRegistryRead,
+  type PostgresRegistryStore,
+  RegistryUnavailableError,
+} from './registry-store.js';
 
 export interface PostgresRead {
   source: { key: string; prefix: string };
-  read?: { now: number; instances: InstanceFields[] };
+  read?: PostgresRegistryRead;
   error?: string;
   /** performance.now() when the read returned. */
   at: number;
@@ -51,9 +54,13 @@ export class PostgresHealth {
     const { store, label } = known;
     if (this.unavailable.has(label)) return true;
     try {
-      const { now, startedAt } = await store.beat(instance.fields(settings), settings.retentionMs);
-      instance.startedWrittenAt = startedAt;
-      instance.lastWrittenAt = now;
+      const at = await store.writeBeat(
+        instance.fields(settings),
+        settings.retentionMs,
+        instance.stopped,
+      );
+      instance.startedWrittenAt ||= at;
+      instance.lastWrittenAt = at;
     } catch (err) {
       if (!this.isUnavailable(label, err)) throw err;
     }

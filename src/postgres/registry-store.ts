@@ -1,23 +1,26 @@
 // The worker registry in PostgreSQL, for BullMQ 6's PostgreSQL backend: the
-// same entries and liveness rule as the Redis registry, stored as one row per
-// instance in the queue's schema.
+// same entries, liveness rule, lease and read order as the Redis registry
+// (health/registry/), stored in two tables of the queue's schema:
 //
-//   {schema}.jobwatch_instances   (schema: BullMQ's, default `bullmq`)
-//     id text primary key, name, queue, status, fields jsonb (the other fields),
-//     started_at, last_beat, stopped_at, dead_at, expires_at timestamptz
-//   index jobwatch_instances_dead_at (dead_at) where status <> 'stopped'
-//   index jobwatch_instances_expires_at (expires_at)
+//   {schema}.jobwatch_instances   one row per instance: id text primary key,
+//     name, queue, status, fields jsonb (the other fields), started_at,
+//     last_beat, stopped_at, dead_at (= last_beat + MISSED_BEATS_FOR_DEAD
+//     intervals), expires_at (= last_beat + retention), timestamptz
+//     index jobwatch_instances_dead_at (dead_at, id) where status <> 'stopped'
+//     index jobwatch_instances_stopped_at (stopped_at, id) where status = 'stopped'
+//     index jobwatch_instances_expires_at (expires_at)
+//   {schema}.jobwatch_lease       the fleet view's holder: name, holder, expires_at
 //
 // Every time is the database's clock (clock_timestamp()), never a host clock.
-// dead_at = last beat + MISSED_BEATS_FOR_DEAD writer intervals, so "who is
-// dead" is an index range; assess() still decides each verdict. Each statement
-// is one autocommit statement on a table BullMQ never touches: no transaction
-// or lock that BullMQ's own statements could wait on.
+// Running instances are read by dead_at, so the dead ones come first, as an
+// index range; assess() still decides each verdict. Each statement is one
+// autocommit statement on jobwatch's own tables, which BullMQ never touches:
+// no transaction or lock that BullMQ's own statements could wait on.
 //
-// Cost: one upsert per beat per instance. A registry read (per view
-// collection) is a purge, the dead-candidates range and pages of PAGE_SIZE
-// rows up to MAX_INSTANCES_PER_PREFIX: 3 statements up to 100 instances, one
-// more per further 100. The table is created (if missing) once per store.
+// Cost: one upsert per beat per instance; one upsert per lease renewal. A read
+// (the elected view, and the CLI) is pages of PAGE_SIZE rows and a purge:
+// 3 statements up to 99 running and 99 stopped instances, one more per
+// further 100 of either. The tables are created (if missing) once per store.
 
 import {
   decodeFields,
@@ -33,6 +36,7 @@ export interface PgQueryable {
 }
 
 export const REGISTRY_TABLE = 'jobwatch_instances';
+export const LEASE_TABLE = 'jobwatch_lease';
 
 /** Most rows one read returns, so a read stays short whatever the fleet's size. */
 export const PAGE_SIZE = 100;
@@ -47,8 +51,18 @@ const COLUMNS = `id, name, queue, status, fields,
 
 const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::float8';
 
+/** What a read returns (the RegistryRead of health/registry/store.ts). */
+export interface PostgresRegistryRead {
+  /** The database's time (ms) at the end of the read. */
+  now: number;
+  instances: InstanceFields[];
+  /** Stopped entries left out because of MAX_INSTANCES_PER_PREFIX (the oldest ones). */
+  dropped: number;
+}
+
 export class PostgresRegistryStore {
   readonly table: string;
+  private readonly leaseTable: string;
   private ready: Promise<void> | undefined;
 
   constructor(
@@ -61,6 +75,7 @@ export class PostgresRegistryStore {
       );
     }
     this.table = `"${schema}".${REGISTRY_TABLE}`;
+    this.leaseTable = `"${schema}".${LEASE_TABLE}`;
   }
 
   /** Creates the table and its indexes when missing (once per store; retried after a failure). */
@@ -72,16 +87,11 @@ export class PostgresRegistryStore {
     return this.ready;
   }
 
-  /**
-   * One upsert: the instance's fields, stamped with the database clock.
-   * Returns that time and the entry's first start (both epoch ms).
-   */
-  async beat(
-    fields: WrittenFields,
-    retentionMs: number,
-  ): Promise<{ now: number; startedAt: number }> {
+  /** One upsert: the instance's fields, stamped with the database clock; resolves to that time (ms). */
+  async writeBeat(fields: WrittenFields, retentionMs: number, stopped: boolean): Promise<number> {
     await this.ensureTable();
-    const { id, name, queue, status, ...rest } = fields;
+    const { id, name, queue, ...rest } = fields;
+    const status = stopped ? 'stopped' : fields.status;
     const { rows } = await this.db.query(
       `INSERT INTO ${this.table} AS i
          (id, name, queue, status, fields, started_at, last_beat, stopped_at, dead_at, expires_at)
@@ -95,8 +105,7 @@ export class PostgresRegistryStore {
          stopped_at = CASE WHEN excluded.status = 'stopped'
            THEN coalesce(i.stopped_at, excluded.last_beat) END,
          dead_at = excluded.dead_at, expires_at = excluded.expires_at
-       RETURNING (extract(epoch from last_beat) * 1000)::float8 AS now,
-         (extract(epoch from started_at) * 1000)::float8 AS started_at`,
+       RETURNING (extract(epoch from last_beat) * 1000)::float8 AS now`,
       [
         id,
         name,
@@ -107,71 +116,90 @@ export class PostgresRegistryStore {
         retentionMs,
       ],
     );
-    const row = rows[0]!;
-    return { now: Number(row.now), startedAt: Number(row.started_at) };
-  }
-
-  /** The database clock, in epoch ms. */
-  async now(): Promise<number> {
-    const { rows } = await this.db.query(`SELECT ${NOW_MS} AS now`);
     return Number(rows[0]!.now);
   }
 
-  /** Entries whose beats stopped (dead_at passed): an index range, oldest first, at most PAGE_SIZE. */
-  async dead(): Promise<{ now: number; entries: InstanceFields[] }> {
+  /**
+   * Takes or renews the fleet-view lease for `holder` for `ttlMs`; false while
+   * another holder has it. `takeOver`: a monitor's claim, which a process's yields to.
+   */
+  async lease(holder: string, ttlMs: number, takeOver: boolean): Promise<boolean> {
     await this.ensureTable();
-    // One row at least (the clock), with the candidates' columns when there are any.
     const { rows } = await this.db.query(
-      `SELECT ${NOW_MS} AS now, d.* FROM (SELECT 1) AS one LEFT JOIN LATERAL (
-         SELECT ${COLUMNS} FROM ${this.table}
-          WHERE status <> 'stopped' AND dead_at < clock_timestamp()
-          ORDER BY dead_at LIMIT ${PAGE_SIZE}) AS d ON true`,
+      `INSERT INTO ${this.leaseTable} AS l (name, holder, expires_at)
+       VALUES ('fleet', $1, clock_timestamp() + $2 * interval '1 millisecond')
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+        WHERE l.holder = excluded.holder OR l.expires_at < clock_timestamp()
+           OR ($3 AND l.holder NOT LIKE 'monitor:%')
+       RETURNING holder`,
+      [holder, ttlMs, takeOver],
     );
-    return { now: Number(rows[0]!.now), entries: decodeRows(rows.filter((r) => r.id !== null)) };
+    return rows.length === 1;
   }
 
-  /** One page of every entry, in id order after `afterId` ('' = from the start). */
-  async page(afterId = ''): Promise<InstanceFields[]> {
+  /** Gives the lease up at once if `holder` has it (a clean stop), so another takes over. */
+  async releaseLease(holder: string): Promise<void> {
     await this.ensureTable();
-    const { rows } = await this.db.query(
-      `SELECT ${COLUMNS} FROM ${this.table} WHERE id > $1 ORDER BY id LIMIT ${PAGE_SIZE}`,
-      [afterId],
-    );
-    return decodeRows(rows);
+    await this.db.query(`DELETE FROM ${this.leaseTable} WHERE name = 'fleet' AND holder = $1`, [
+      holder,
+    ]);
   }
 
   /**
-   * Every entry within retention, up to MAX_INSTANCES_PER_PREFIX, with the
-   * dead ones always among them (the cap never hides a crash); purges first.
+   * The whole registry in bounded pages: running, hung and dead by dead_at
+   * (the dead first), then the newest stopped, up to MAX_INSTANCES_PER_PREFIX;
+   * then a purge by retention, which also reads the clock. Every field is
+   * read: jsonb is one column.
    */
-  async read(): Promise<{ now: number; instances: InstanceFields[] }> {
-    await this.purge();
-    const { now, entries } = await this.dead();
-    const byId = new Map(entries.map((e) => [e.id, e]));
-    let after = '';
-    while (byId.size < MAX_INSTANCES_PER_PREFIX) {
-      const page = await this.page(after);
-      for (const entry of page) if (byId.size < MAX_INSTANCES_PER_PREFIX) byId.set(entry.id, entry);
-      if (page.length < PAGE_SIZE) break;
-      after = page.at(-1)!.id;
-    }
-    return { now, instances: [...byId.values()] };
-  }
-
-  /** Deletes the entries past their retention; returns how many. */
-  async purge(): Promise<number> {
+  async read(): Promise<PostgresRegistryRead> {
     await this.ensureTable();
+    const live = await this.readIndex('live', MAX_INSTANCES_PER_PREFIX);
+    const stopped = await this.readIndex('stopped', MAX_INSTANCES_PER_PREFIX - live.length);
+    // An instance that beats during the read moves on in the dead_at order and may come twice.
+    const instances = [...new Map([...live, ...stopped].map((e) => [e.id, e])).values()];
+    let dropped = 0;
+    if (instances.length >= MAX_INSTANCES_PER_PREFIX) {
+      const count = await this.db.query(
+        `SELECT count(*)::int AS n FROM ${this.table} WHERE status = 'stopped'`,
+      );
+      dropped = Math.max(0, Number(count.rows[0]!.n) - stopped.length);
+    }
     const { rows } = await this.db.query(
       `WITH gone AS (DELETE FROM ${this.table} WHERE expires_at < clock_timestamp() RETURNING 1)
-       SELECT count(*)::int AS n FROM gone`,
+       SELECT ${NOW_MS} AS now FROM (SELECT count(*) FROM gone) AS purged`,
     );
-    return Number(rows[0]!.n);
+    return { now: Number(rows[0]!.now), instances, dropped };
+  }
+
+  /** Keyset pages of one partial index: live rows by dead_at, stopped rows newest first. */
+  private async readIndex(which: 'live' | 'stopped', limit: number): Promise<InstanceFields[]> {
+    const [where, key, order, cmp] =
+      which === 'live'
+        ? ["status <> 'stopped'", 'dead_at', 'ASC', '>']
+        : ["status = 'stopped'", 'stopped_at', 'DESC', '<'];
+    const out: InstanceFields[] = [];
+    let after: [unknown, string] | undefined;
+    while (out.length < limit) {
+      const count = Math.min(PAGE_SIZE, limit - out.length);
+      const { rows } = await this.db.query(
+        `SELECT ${COLUMNS}, ${key}::text AS sort_key FROM ${this.table}
+          WHERE ${where} ${after ? `AND (${key}, id) ${cmp} ($1::timestamptz, $2)` : ''}
+          ORDER BY ${key} ${order}, id ${order} LIMIT ${count}`,
+        after ?? [],
+      );
+      out.push(...decodeRows(rows));
+      if (rows.length < count) break;
+      const last = rows.at(-1)!;
+      after = [last.sort_key, String(last.id)];
+    }
+    return out;
   }
 
   private async createTable(): Promise<void> {
-    const { rows } = await this.db.query('SELECT to_regclass($1) IS NOT NULL AS present', [
-      this.table,
-    ]);
+    const { rows } = await this.db.query(
+      'SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AS present',
+      [this.table, this.leaseTable],
+    );
     if (rows[0]!.present) return;
     try {
       await this.db.query(
@@ -187,8 +215,14 @@ export class PostgresRegistryStore {
            dead_at timestamptz NOT NULL,
            expires_at timestamptz NOT NULL);
          CREATE INDEX IF NOT EXISTS ${REGISTRY_TABLE}_dead_at
-           ON ${this.table} (dead_at) WHERE status <> 'stopped';
-         CREATE INDEX IF NOT EXISTS ${REGISTRY_TABLE}_expires_at ON ${this.table} (expires_at)`,
+           ON ${this.table} (dead_at, id) WHERE status <> 'stopped';
+         CREATE INDEX IF NOT EXISTS ${REGISTRY_TABLE}_stopped_at
+           ON ${this.table} (stopped_at, id) WHERE status = 'stopped';
+         CREATE INDEX IF NOT EXISTS ${REGISTRY_TABLE}_expires_at ON ${this.table} (expires_at);
+         CREATE TABLE IF NOT EXISTS ${this.leaseTable} (
+           name text PRIMARY KEY,
+           holder text NOT NULL,
+           expires_at timestamptz NOT NULL)`,
       );
     } catch (err) {
       const code = (err as { code?: string }).code;

@@ -1,9 +1,12 @@
 // The PostgreSQL worker registry on a real database: what one beat writes, how
-// "who is dead" is found, retention, and a user without CREATE rights.
+// "who is dead" is found, the read order and its bound, retention, the lease,
+// a user without CREATE rights, and what each costs in statements.
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { assess, type WrittenFields } from '../../src/health/registry-keys.js';
 import {
+  LEASE_TABLE,
+  type PgQueryable,
   PostgresRegistryStore,
   REGISTRY_TABLE,
   RegistryUnavailableError,
@@ -13,11 +16,16 @@ import { BULLMQ_SCHEMA, PostgresDatabase } from '../helpers/postgres.js';
 let db: PostgresDatabase;
 let pool: pg.Pool;
 let store: PostgresRegistryStore;
+const table = `"${BULLMQ_SCHEMA}".${REGISTRY_TABLE}`;
 
 beforeAll(async () => {
   db = await PostgresDatabase.create();
   pool = new pg.Pool({ connectionString: db.url, max: 2 });
   store = new PostgresRegistryStore(pool, BULLMQ_SCHEMA);
+});
+beforeEach(async () => {
+  await store.ensureTable();
+  await pool.query(`TRUNCATE ${table}, "${BULLMQ_SCHEMA}".${LEASE_TABLE}`);
 });
 afterAll(async () => {
   await pool?.end();
@@ -53,90 +61,109 @@ function fields(id: string, extra: Partial<WrittenFields> = {}): WrittenFields {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('PostgresRegistryStore', () => {
-  it('creates its table once, even when several processes start together', async () => {
-    const stores = Array.from({ length: 4 }, () => new PostgresRegistryStore(pool, BULLMQ_SCHEMA));
-    await Promise.all(stores.map((s) => s.ensureTable()));
-    const { rows } = await db.query(
-      `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 ORDER BY 1`,
-      [BULLMQ_SCHEMA, REGISTRY_TABLE],
-    );
-    expect(rows.map((r) => r.indexname)).toEqual([
-      `${REGISTRY_TABLE}_dead_at`,
-      `${REGISTRY_TABLE}_expires_at`,
-      `${REGISTRY_TABLE}_pkey`,
-    ]);
+  it('creates its tables once, even when several processes start together', async () => {
+    const fresh = await PostgresDatabase.create();
+    const freshPool = new pg.Pool({ connectionString: fresh.url, max: 4 });
+    try {
+      const stores = Array.from(
+        { length: 4 },
+        () => new PostgresRegistryStore(freshPool, BULLMQ_SCHEMA),
+      );
+      await Promise.all(stores.map((s) => s.ensureTable()));
+      const { rows } = await freshPool.query(
+        `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename LIKE 'jobwatch_%' ORDER BY 1`,
+        [BULLMQ_SCHEMA],
+      );
+      expect(rows.map((r) => r.indexname)).toEqual([
+        `${REGISTRY_TABLE}_dead_at`,
+        `${REGISTRY_TABLE}_expires_at`,
+        `${REGISTRY_TABLE}_pkey`,
+        `${REGISTRY_TABLE}_stopped_at`,
+        `${LEASE_TABLE}_pkey`,
+      ]);
+    } finally {
+      await freshPool.end();
+      await fresh.drop();
+    }
   });
 
   it('writes one row per instance per beat, stamped with the database clock, and reads it back whole', async () => {
-    const before = await store.now();
-    const first = await store.beat(fields('w-1'), 60_000);
+    const before = (
+      await pool.query('SELECT (extract(epoch from clock_timestamp()) * 1000)::float8 AS t')
+    ).rows[0].t;
+    const first = await store.writeBeat(fields('w-1'), 60_000, false);
     await sleep(20);
-    const second = await store.beat(fields('w-1', { processed: 9 }), 60_000);
-    const after = await store.now();
-    expect(first.now).toBeGreaterThanOrEqual(before);
-    expect(second.now).toBeGreaterThan(first.now);
-    expect(second.now).toBeLessThanOrEqual(after);
-    expect(second.startedAt).toBe(first.now);
-
-    const [entry] = (await store.page('')).filter((e) => e.id === 'w-1');
-    expect(entry).toEqual({
-      ...fields('w-1', { processed: 9 }),
-      startedAt: first.now,
-      lastBeat: second.now,
-      stoppedAt: 0,
-    });
+    const second = await store.writeBeat(fields('w-1', { processed: 9 }), 60_000, false);
+    const read = await store.read();
+    expect(first).toBeGreaterThanOrEqual(before);
+    expect(second).toBeGreaterThan(first);
+    expect(read.now).toBeGreaterThanOrEqual(second);
+    expect(read.dropped).toBe(0);
+    expect(read.instances).toEqual([
+      { ...fields('w-1', { processed: 9 }), startedAt: first, lastBeat: second, stoppedAt: 0 },
+    ]);
   });
 
-  it('finds a silent instance through the dead_at index, and the liveness rule calls it dead', async () => {
-    await store.beat(fields('silent', { intervalMs: 100 }), 60_000);
-    await store.beat(fields('beating', { intervalMs: 100_000 }), 60_000);
-    await store.beat(
-      fields('left', { intervalMs: 100, status: 'stopped', reason: 'closed' }),
-      60_000,
-    );
+  it('reads a silent instance first, through the dead_at index, and the liveness rule calls it dead', async () => {
+    await store.writeBeat(fields('beating', { intervalMs: 100_000 }), 60_000, false);
+    await store.writeBeat(fields('silent', { intervalMs: 100 }), 60_000, false);
+    await store.writeBeat(fields('left', { intervalMs: 100, reason: 'closed' }), 60_000, true);
     await sleep(400); // 4 of silent's intervals
-    const { now, entries } = await store.dead();
-    expect(entries.map((e) => e.id)).toEqual(['silent']);
-    expect(assess(entries[0]!, now).state).toBe('dead');
+    const { now, instances } = await store.read();
+    expect(instances.map((e) => e.id)).toEqual(['silent', 'beating', 'left']);
+    expect(instances.map((e) => assess(e, now).state)).toEqual(['dead', 'running', 'stopped']);
 
     await pool.query(
-      `INSERT INTO "${BULLMQ_SCHEMA}".${REGISTRY_TABLE}
+      `INSERT INTO ${table}
          SELECT 'filler-' || g, 'n', 'q', 'running', '{}', now(), now(), NULL,
                 now() + interval '1 hour', now() + interval '2 hours'
          FROM generate_series(1, 5000) g`,
     );
-    await pool.query(`ANALYZE "${BULLMQ_SCHEMA}".${REGISTRY_TABLE}`);
+    await pool.query(`ANALYZE ${table}`);
+    // The read's page query (its bound: the last row of the previous page).
     const plan = await pool.query(
-      `EXPLAIN SELECT id FROM "${BULLMQ_SCHEMA}".${REGISTRY_TABLE}
-        WHERE status <> 'stopped' AND dead_at < clock_timestamp() ORDER BY dead_at LIMIT 100`,
+      `EXPLAIN SELECT * FROM ${table} WHERE status <> 'stopped'
+        AND (dead_at, id) > ($1::timestamptz, $2) ORDER BY dead_at, id LIMIT 100`,
+      [new Date().toISOString(), ''],
     );
-    expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toContain(
-      `Index Scan using ${REGISTRY_TABLE}_dead_at`,
-    );
-    await pool.query(`DELETE FROM "${BULLMQ_SCHEMA}".${REGISTRY_TABLE} WHERE id LIKE 'filler-%'`);
+    const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
+    expect(text).toContain(`Index Scan using ${REGISTRY_TABLE}_dead_at`);
+    expect(text).toMatch(/Index Cond: \(ROW\(dead_at, id\) > ROW\(/);
   });
 
   it('records when an instance stopped, and purges entries past their retention only', async () => {
-    await store.beat(fields('short', { status: 'stopped', reason: 'done' }), 50);
-    await store.beat(fields('long', { status: 'stopped', reason: 'done' }), 60_000);
-    const stopped = (await store.page('')).find((e) => e.id === 'long')!;
+    await store.writeBeat(fields('short', { reason: 'done' }), 50, true);
+    await store.writeBeat(fields('long', { reason: 'done' }), 60_000, true);
+    const stopped = (await store.read()).instances.find((e) => e.id === 'long')!;
     expect(stopped.stoppedAt).toBe(stopped.lastBeat);
     await sleep(100);
-    expect(await store.purge()).toBe(1);
-    const ids = (await store.page('')).map((e) => e.id);
-    expect(ids).toContain('long');
-    expect(ids).not.toContain('short');
+    await store.read(); // purges
+    expect((await store.read()).instances.map((e) => e.id)).toEqual(['long']);
   });
 
-  it('reads the registry in bounded pages', async () => {
-    for (let i = 0; i < 120; i++)
-      await store.beat(fields(`p-${String(i).padStart(3, '0')}`), 60_000);
-    const first = await store.page('');
-    expect(first).toHaveLength(100);
-    const rest = await store.page(first.at(-1)!.id);
-    const all = [...first, ...rest].map((e) => e.id);
-    expect(all.filter((id) => id.startsWith('p-'))).toHaveLength(120);
-    expect(new Set(all).size).toBe(all.length);
+  it('pages through the registry: every running entry, then the newest stopped, each once', async () => {
+    for (let i = 0; i < 130; i++) {
+      await store.writeBeat(fields(`run-${i}`), 60_000, false);
+      await store.writeBeat(fields(`stop-${i}`), 60_000, true);
+    }
+    const { instances } = await store.read();
+    const ids = instances.map((e) => e.id);
+    expect(ids).toHaveLength(260);
+    expect(new Set(ids).size).toBe(260);
+    expect(ids.slice(0, 130).every((id) => id.startsWith('run-'))).toBe(true);
+    expect(ids.slice(130, 133)).toEqual(['stop-129', 'stop-128', 'stop-127']);
+  });
+
+  it('holds one fleet-view lease per schema: renewed by its holder, taken when it lapses, yielded to a monitor', async () => {
+    expect(await store.lease('a', 300, false)).toBe(true);
+    expect(await store.lease('b', 300, false)).toBe(false);
+    expect(await store.lease('a', 300, false)).toBe(true);
+    await sleep(400);
+    expect(await store.lease('b', 300, false)).toBe(true);
+    expect(await store.lease('monitor:m', 300, true)).toBe(true);
+    expect(await store.lease('b', 300, true)).toBe(false); // a monitor's claim is never taken over
+    await store.releaseLease('monitor:m');
+    expect(await store.lease('b', 300, false)).toBe(true);
   });
 
   it('says in one line why it cannot work for a user without CREATE rights', async () => {
@@ -151,7 +178,7 @@ describe('PostgresRegistryStore', () => {
     await limited.connect();
     try {
       const err = await new PostgresRegistryStore(limited, schema)
-        .beat(fields('x'), 60_000)
+        .writeBeat(fields('x'), 60_000, false)
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RegistryUnavailableError);
       expect((err as Error).message).toMatch(
@@ -167,23 +194,27 @@ describe('PostgresRegistryStore', () => {
     }
   });
 
-  it('costs one statement per beat, and a read of N instances 2 + ceil((N + 1) / 100) statements', async () => {
+  it('costs one statement per beat or lease renewal, and 1 + ceil((running + 1) / 100) + ceil((stopped + 1) / 100) per read', async () => {
     let statements = 0;
-    const counting = {
-      query: (text: string, params?: unknown[]) => {
+    const counting: PgQueryable = {
+      query: (text, params) => {
         statements++;
         return pool.query(text, params);
       },
     };
     const counted = new PostgresRegistryStore(counting, BULLMQ_SCHEMA);
     await counted.ensureTable(); // once per store: its existence check
+    for (let i = 0; i < 150; i++) await store.writeBeat(fields(`r-${i}`), 60_000, false);
+    for (let i = 0; i < 20; i++) await store.writeBeat(fields(`s-${i}`), 60_000, true);
     statements = 0;
-    await counted.beat(fields('cost-1'), 60_000);
+    await counted.writeBeat(fields('cost-1'), 60_000, false);
+    expect(statements).toBe(1);
+    statements = 0;
+    await counted.lease('holder', 1000, false);
     expect(statements).toBe(1);
     statements = 0;
     const { instances } = await counted.read();
-    const pages = Math.ceil((instances.length + 1) / 100);
-    expect(instances.length).toBeGreaterThan(100); // the earlier tests' entries: several pages
-    expect(statements).toBe(2 + pages); // purge, dead range, pages
+    expect(instances).toHaveLength(171);
+    expect(statements).toBe(1 + 2 + 1); // running: 151 = pages of 100 and 51; stopped: 20; the purge
   });
 });
