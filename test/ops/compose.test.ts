@@ -110,6 +110,15 @@ describe('docker-compose.yml', () => {
       'check',
     ]);
     expect(hostPathOf('demo-worker', join(services['demo-worker'].working_dir, bin))).toBe(bin);
+    // A healthcheck is not the app: none runs node with the app's preload.
+    for (const name of ['demo-api', 'demo-worker'])
+      expect(services[name].healthcheck.test.slice(0, 5), name).toEqual([
+        'CMD',
+        'env',
+        '-u',
+        'NODE_OPTIONS',
+        'node',
+      ]);
   });
 
   it('has Prometheus scrape the API and the collector on the ports they listen on', () => {
