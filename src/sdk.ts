@@ -12,9 +12,10 @@ import type { IMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { JobwatchConfig } from './config.js';
 import { registerEsmHooks } from './esm-hooks.js';
-import { startHealth } from './health/index.js';
+import { type HealthOptions, startHealth } from './health/index.js';
 import { BullMQInstrumentation } from './instrumentation/instrumentation.js';
 import { createMetricReaders, startMetrics } from './metrics/index.js';
+import { SeriesProducer } from './metrics/series-producer.js';
 import { core } from './otel-sdk.js';
 import type { JobwatchRuntime } from './runtime.js';
 import { inSandbox, otelAlreadyStarted, startAutoInstrumentationsFirst } from './sdk-detect.js';
@@ -24,7 +25,10 @@ import { VERSION } from './version.js';
 
 const SHUTDOWN_TIMEOUT_MS = 5000;
 
-export function startJobwatch(config: JobwatchConfig): JobwatchRuntime & {
+export function startJobwatch(
+  config: JobwatchConfig,
+  health: HealthOptions = {},
+): JobwatchRuntime & {
   instrumentation: BullMQInstrumentation;
 } {
   startAutoInstrumentationsFirst();
@@ -39,10 +43,12 @@ export function startJobwatch(config: JobwatchConfig): JobwatchRuntime & {
   const shutdown = new Shutdown(SHUTDOWN_TIMEOUT_MS);
   const sandbox = inSandbox();
   const instrumentations: Instrumentation[] = [instrumentation];
+  let series: SeriesProducer | undefined;
   if (otelAlreadyStarted()) {
     joinExistingSdk(instrumentation);
   } else {
-    const readers = sandbox ? [] : createMetricReaders(config);
+    series = new SeriesProducer();
+    const readers = sandbox ? [] : createMetricReaders(config, [series]);
     instrumentations.unshift(new HttpInstrumentation());
     startOwnSdk(instrumentations, readers, shutdown);
   }
@@ -51,12 +57,13 @@ export function startJobwatch(config: JobwatchConfig): JobwatchRuntime & {
     config,
     instrumentation,
     meter: metrics.getMeter('jobwatch', VERSION),
+    series,
     onShutdown: (fn: () => Promise<void> | void) => shutdown.add(fn),
   };
   // the sandbox's spans are flushed by the instrumentation before BullMQ exits the child
   if (sandbox) return runtime;
   shutdown.install();
-  startHealth(runtime, startMetrics(runtime));
+  startHealth(runtime, startMetrics(runtime), health);
   return runtime;
 }
 

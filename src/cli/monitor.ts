@@ -13,16 +13,19 @@ export async function runMonitor(options: CliOptions): Promise<number> {
   process.env.OTEL_TRACES_EXPORTER ??= 'none';
   const base = loadConfig();
   const { startJobwatch } = require('../sdk.js') as typeof import('../sdk.js');
-  startJobwatch({
-    ...base,
-    enabled: true,
-    redisUrl: options.redis,
-    postgresUrl: options.postgres,
-    queuePrefix: options.prefix,
-    queues: [...new Set([...base.queues, ...options.queues])],
-    registryView: true,
-    prometheusPort: options.port ?? base.prometheusPort,
-  });
+  startJobwatch(
+    {
+      ...base,
+      enabled: true,
+      redisUrl: options.redis,
+      postgresUrl: options.postgres,
+      queuePrefix: options.prefix,
+      queues: [...new Set([...base.queues, ...options.queues])],
+      registryView: true,
+      prometheusPort: options.port ?? base.prometheusPort,
+    },
+    { monitor: true },
+  );
   // It runs until stopped, whatever holds (or does not hold) its event loop.
   setInterval(() => undefined, 2 ** 30);
   logInfo(

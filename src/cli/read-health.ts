@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { createNoopMeter } from '@opentelemetry/api';
 import { loadConfig } from '../config.js';
 import { createHealth } from '../health/index.js';
-import type { RegistrySnapshot } from '../health/registry-view.js';
+import type { RegistrySnapshot } from '../health/registry/view.js';
 import { buildReport, type HealthReport } from '../health/report.js';
 import { QueueDepth } from '../metrics/queue-depth.js';
 import type { CliOptions } from './main.js';
@@ -27,7 +27,7 @@ export async function readHealth(options: CliOptions): Promise<HealthRead> {
     registryView: true,
     collectTimeoutMs: Math.min(base.collectTimeoutMs, options.timeoutMs),
   });
-  const snapshot = narrow(await health.view.snapshot(), options);
+  const snapshot = narrow(await health.view.snapshot('fleet'), options);
   const queues = new Set(options.queues);
   for (const group of snapshot.workers) if (group.queue) queues.add(group.queue);
   const counts = new QueueDepth(createNoopMeter(), {

@@ -1,7 +1,7 @@
 // `jobwatch status`: workers and queues as a terminal table (--json: the
 // health report). Times are shown relative to Redis time, like the registry.
 
-import type { InstanceView } from '../health/registry-view.js';
+import type { InstanceView } from '../health/registry/view.js';
 import type { HealthReport } from '../health/report.js';
 import type { CliOptions } from './main.js';
 import { readHealth } from './read-health.js';

@@ -1,37 +1,116 @@
-// worker.status and its companion gauges, observed together from one registry
-// snapshot per collection. Attributes are the worker name and the queue only:
-// one stable series per worker, whatever the number of instances, pids or hosts.
+// The worker gauges, from one registry snapshot per collection:
+//   worker.status, bullmq.worker.active_jobs, bullmq.worker.oldest_active_job.age
+//     per (worker name, queue): one series per worker name, whatever the number
+//     of instances, pids or hosts. Every process reports its own workers; the
+//     holder of the fleet-view lease reports every worker in the registry.
+//   bullmq.worker.instances per (name, queue, bullmq.worker.state): the fleet
+//     view only, so a dead replica among live ones shows as dead >= 1.
+// The series are produced fresh at every collection (metrics/series-producer.ts):
+// a worker that leaves the view leaves /metrics at the next collection.
+// And two counters: bullmq.worker.heartbeat.errors{reason}, and
+// bullmq.worker.registry.dropped (stopped entries left out by the read cap).
 
 import type { Attributes, Meter } from '@opentelemetry/api';
-import { boundedLabel } from '../metrics/label-values.js';
-import type { RegistryView } from './registry-view.js';
+import type { GaugeFamily } from '../metrics/series-producer.js';
+import type { JobwatchRuntime } from '../runtime.js';
+import type { HeartbeatErrors } from './heartbeat-errors.js';
+import type { RegistrySnapshot, RegistryView } from './registry/view.js';
+import type { InstanceState } from './registry-keys.js';
 
-export function registerWorkerGauges(meter: Meter, view: RegistryView): void {
-  const status = meter.createObservableGauge('worker.status', {
+const STATES: InstanceState[] = ['running', 'hung', 'dead', 'stopped'];
+
+export function registerWorkerGauges(
+  runtime: Pick<JobwatchRuntime, 'meter' | 'series'>,
+  view: RegistryView,
+  errors: HeartbeatErrors,
+): void {
+  const families = async () => workerFamilies(await view.snapshot());
+  if (runtime.series) runtime.series.add(families);
+  else observeFamilies(runtime.meter, families);
+  registerCounters(runtime.meter, view, errors);
+}
+
+export function workerFamilies(snapshot: RegistrySnapshot): GaugeFamily[] {
+  const status: GaugeFamily = {
+    name: 'worker.status',
     description: 'Worker health: 1 running (at least one live instance), 0 stopped, dead or hung',
     unit: '{status}',
-  });
-  const oldest = meter.createObservableGauge('bullmq.worker.oldest_active_job.age', {
+    points: [],
+  };
+  const oldest: GaugeFamily = {
+    name: 'bullmq.worker.oldest_active_job.age',
     description: 'Age of the oldest job being processed by a live instance of the worker',
     unit: 's',
-  });
-  const active = meter.createObservableGauge('bullmq.worker.active_jobs', {
+    points: [],
+  };
+  const active: GaugeFamily = {
+    name: 'bullmq.worker.active_jobs',
     description: 'Jobs being processed by live instances of the worker',
     unit: '{job}',
-  });
+    points: [],
+  };
+  const instances: GaugeFamily = {
+    name: 'bullmq.worker.instances',
+    description:
+      'Instances of the worker by state (running, hung, dead, stopped), from the registry; exported by the fleet view only',
+    unit: '{instance}',
+    points: [],
+  };
+  for (const group of snapshot.workers) {
+    const attributes: Attributes = { 'bullmq.worker.name': group.name };
+    if (group.queue) attributes['messaging.destination.name'] = group.queue;
+    status.points.push({ value: group.alive ? 1 : 0, attributes });
+    if (group.kind === 'worker') {
+      oldest.points.push({ value: group.oldestActiveJobAgeMs / 1000, attributes });
+      active.points.push({ value: group.activeJobs, attributes });
+    }
+    if (!snapshot.fleet) continue;
+    for (const state of STATES) {
+      const count = group.instances.filter((i) => i.verdict.state === state).length;
+      instances.points.push({
+        value: count,
+        attributes: { ...attributes, 'bullmq.worker.state': state },
+      });
+    }
+  }
+  return [status, oldest, active, instances];
+}
+
+/** The fallback when the app brought its own SDK: observable gauges (they keep gone series). */
+function observeFamilies(meter: Meter, families: () => Promise<GaugeFamily[]>): void {
+  const shapes = workerFamilies({ workers: [], fleet: false } as unknown as RegistrySnapshot);
+  const gauges = new Map(
+    shapes.map((f) => [
+      f.name,
+      meter.createObservableGauge(f.name, { description: f.description, unit: f.unit }),
+    ]),
+  );
   meter.addBatchObservableCallback(
     async (result) => {
-      const snapshot = await view.snapshot();
-      for (const group of snapshot.workers) {
-        const attributes: Attributes = { 'bullmq.worker.name': boundedLabel(group.name) };
-        if (group.queue) attributes['messaging.destination.name'] = boundedLabel(group.queue);
-        result.observe(status, group.alive ? 1 : 0, attributes);
-        if (group.kind === 'worker') {
-          result.observe(oldest, group.oldestActiveJobAgeMs / 1000, attributes);
-          result.observe(active, group.activeJobs, attributes);
-        }
+      for (const family of await families()) {
+        const gauge = gauges.get(family.name)!;
+        for (const point of family.points) result.observe(gauge, point.value, point.attributes);
       }
     },
-    [status, oldest, active],
+    [...gauges.values()],
   );
+}
+
+function registerCounters(meter: Meter, view: RegistryView, errors: HeartbeatErrors): void {
+  meter
+    .createObservableCounter('bullmq.worker.heartbeat.errors', {
+      description:
+        "jobwatch's own Redis commands (heartbeats, the fleet-view lease, registry reads) that Redis refused or that failed, by reason; while they fail this process's workers are invisible to the fleet",
+      unit: '{error}',
+    })
+    .addCallback((result) => {
+      for (const [reason, count] of errors.counts) result.observe(count, { reason });
+    });
+  meter
+    .createObservableCounter('bullmq.worker.registry.dropped', {
+      description:
+        'Stopped registry entries left out of fleet reads because the registry held more than the read cap (oldest first)',
+      unit: '{entry}',
+    })
+    .addCallback((result) => result.observe(view.dropped));
 }

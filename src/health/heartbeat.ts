@@ -12,8 +12,9 @@ import { describeError, guard, warnRateLimited } from '../log.js';
 import type { PostgresHealth } from '../postgres/health.js';
 import { bullmqStore, type RedisScriptClient, withTimeout } from '../redis/access.js';
 import type { Connections } from '../redis/connections.js';
+import { HeartbeatErrors } from './heartbeat-errors.js';
 import { type Instance, type InstanceSettings, TaskInstance, WorkerInstance } from './instances.js';
-import { writeBeat } from './registry-scripts.js';
+import { redisStore } from './registry/redis-store.js';
 
 export interface WriterSettings extends InstanceSettings {
   retentionMs: number;
@@ -31,6 +32,8 @@ export class HeartbeatWriter {
   private timer: NodeJS.Timeout | undefined;
   private nextTickAt = 0;
   private blockNoteUntil = 0;
+  /** Refused writes by reason (bullmq.worker.heartbeat.errors) and whether beats land now. */
+  readonly errors = new HeartbeatErrors();
 
   constructor(
     readonly settings: WriterSettings,
@@ -138,10 +141,7 @@ export class HeartbeatWriter {
     if (this.inFlight.has(instance)) return;
     const write = this.write(instance)
       .catch((err) => {
-        warnRateLimited(
-          'heartbeat',
-          `heartbeat of ${instance.name} failed (retrying every beat): ${describeError(err)}`,
-        );
+        this.errors.record(err, this.prefixOf(instance), `heartbeat of ${instance.name}`);
       })
       .finally(() => this.inFlight.delete(instance));
     this.inFlight.set(instance, write);
@@ -157,18 +157,22 @@ export class HeartbeatWriter {
     const target = await this.targetOf(instance);
     if (!target) return;
     try {
-      const at = await writeBeat(
-        target.client,
-        target.prefix,
+      const at = await redisStore(target.client, target.prefix).writeBeat(
         instance.fields(this.settings),
         this.settings.retentionMs,
         instance.stopped,
       );
+      this.errors.succeeded();
       instance.startedWrittenAt ||= at;
       instance.lastWrittenAt = at;
     } finally {
       target.release?.();
     }
+  }
+
+  private prefixOf(instance: Instance): string {
+    if (instance instanceof WorkerInstance) return instance.prefix;
+    return this.connections.defaultTarget()?.prefix ?? 'bull';
   }
 
   private async targetOf(instance: Instance): Promise<Target | undefined> {

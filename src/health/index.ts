@@ -1,6 +1,7 @@
 // Worker health for one process: the heartbeat writer fed by the lifecycle
-// hooks, the registry view behind the worker.status gauges, and (when
-// JOBWATCH_HEALTH_PORT is set) the health endpoints.
+// hooks, the registry view (self-report, and the fleet view while this process
+// holds the lease) behind the worker gauges, and (when JOBWATCH_HEALTH_PORT is
+// set) the health endpoints.
 
 import type { JobwatchConfig } from '../config.js';
 import type { LifecycleObserver } from '../lifecycle.js';
@@ -13,8 +14,8 @@ import type { JobwatchRuntime } from '../runtime.js';
 import { type HealthServer, startHealthServer } from '../server/health-server.js';
 import { registerWorkerGauges } from './gauges.js';
 import { HeartbeatWriter } from './heartbeat.js';
+import { RegistryView } from './registry/view.js';
 import { effectiveRetentionMs, MIN_ZERO_VISIBLE_MS } from './registry-keys.js';
-import { RegistryView } from './registry-view.js';
 import { setTaskHost } from './watch.js';
 
 export interface Health {
@@ -25,7 +26,12 @@ export interface Health {
   stop(reason: string): Promise<void>;
 }
 
-export function createHealth(config: JobwatchConfig): Health {
+export interface HealthOptions {
+  /** `jobwatch monitor`: claims the fleet-view lease over any process. */
+  monitor?: boolean;
+}
+
+export function createHealth(config: JobwatchConfig, options: HealthOptions = {}): Health {
   const connections = new Connections({
     target: config.redisUrl === undefined ? undefined : parseTarget(config.redisUrl),
     prefix: config.queuePrefix,
@@ -53,6 +59,8 @@ export function createHealth(config: JobwatchConfig): Health {
       // reading more often is waste, caching longer would delay a clean stop's 0.
       cacheMs: Math.min(config.collectCacheMs, config.heartbeatIntervalMs),
       timeoutMs: config.collectTimeoutMs,
+      intervalMs: config.heartbeatIntervalMs,
+      monitor: options.monitor ?? false,
     },
     postgres,
   );
@@ -65,6 +73,7 @@ export function createHealth(config: JobwatchConfig): Health {
       setTaskHost(undefined);
       await writer.stopAll(reason);
       writer.close();
+      await view.close();
       await health.server?.close();
       await connections.close();
       await postgres.close();
@@ -103,19 +112,23 @@ export function healthObserver(health: Health): LifecycleObserver {
   };
 }
 
-/** Starts worker health in this process (called by the SDK wiring). */
 /** Starts worker health; `queueDepth` is the metrics' collector, shared with /health/queues. */
-export function startHealth(runtime: JobwatchRuntime, queueDepth?: QueueDepth): Health {
+export function startHealth(
+  runtime: JobwatchRuntime,
+  queueDepth?: QueueDepth,
+  options: HealthOptions = {},
+): Health {
   const { config } = runtime;
-  const health = createHealth(config);
+  const health = createHealth(config, options);
   health.writer.start();
+  health.view.start();
   setTaskHost({
     defaultIntervalMs: config.heartbeatIntervalMs,
     addTask: (task) => health.writer.addTask(task),
     stopTask: (task, reason) => health.writer.stop(task, reason),
   });
   runtime.instrumentation.addObserver(healthObserver(health));
-  registerWorkerGauges(runtime.meter, health.view);
+  registerWorkerGauges(runtime, health.view, health.writer.errors);
   if (config.healthPort !== undefined) {
     health.server = guard('health server', () => startHealthServer(config, health, queueDepth));
   }

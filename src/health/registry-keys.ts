@@ -2,11 +2,16 @@
 // and every reader (registry view, health server, CLI) import this module, so
 // "is this worker alive" is decided in exactly one place.
 //
-// Key shape, per BullMQ prefix (default `bull`):
-//   {prefix}:jobwatch:instances            sorted set: member = instance id,
-//                                          score = Redis time (ms) at which the
-//                                          entry expires (last write + retention)
-//   {prefix}:jobwatch:instance:{id}        hash of InstanceFields, PEXPIRE retention
+// Key shape, per BullMQ prefix (default `bull`), all in one Redis Cluster slot:
+// the prefix's own hash tag when it has one (`{bull}`), else `{prefix}`.
+//   {base} = bull:jobwatch:{bull}   ({bull}:jobwatch for the prefix `{bull}`)
+//   {base}:beats           sorted set: member = instance id, score = Redis time
+//                          (ms) of its last beat, for running and hung instances
+//                          (so "who is dead" is a score range)
+//   {base}:stopped         sorted set: the same for stopped instances, by stop time
+//   {base}:instance:{id}   hash of InstanceFields, PEXPIRE retention
+//   {base}:lease           the process exporting the fleet view (SET NX PX)
+// Index members older than the retention are purged by every beat.
 // An instance is one BullMQ Worker object (id = the Worker's own UUID) or one
 // watch()ed background loop (id = `task-` + a UUID). Every time in the
 // registry is Redis server time (TIME), never a host clock.
@@ -29,15 +34,35 @@ export function effectiveRetentionMs(configuredMs: number, intervalMs: number): 
   return Math.max(configuredMs, MISSED_BEATS_FOR_DEAD * intervalMs + MIN_ZERO_VISIBLE_MS);
 }
 
-/** Upper bound on instances read per prefix and collection, so one read stays cheap. */
-export const MAX_INSTANCES_PER_PREFIX = 1000;
+/**
+ * Upper bound on instances one fleet read keeps per prefix (running, hung and
+ * dead first, then the newest stopped ones), so a registry flooded by deploy
+ * leftovers never makes a collection unbounded.
+ */
+export const MAX_INSTANCES_PER_PREFIX = 10_000;
 
-export function indexKey(prefix: string): string {
-  return `${prefix}:jobwatch:instances`;
+/** Instances per registry read command: each call stays well under a millisecond of Redis time. */
+export const PAGE_SIZE = 100;
+
+/** The hash-tagged base of every registry key of `prefix` (see the key shape above). */
+export function registryBase(prefix: string): string {
+  return /\{[^}]+\}/.test(prefix) ? `${prefix}:jobwatch` : `${prefix}:jobwatch:{${prefix}}`;
+}
+
+export function beatsKey(prefix: string): string {
+  return `${registryBase(prefix)}:beats`;
+}
+
+export function stoppedKey(prefix: string): string {
+  return `${registryBase(prefix)}:stopped`;
+}
+
+export function leaseKey(prefix: string): string {
+  return `${registryBase(prefix)}:lease`;
 }
 
 export function instanceKeyPrefix(prefix: string): string {
-  return `${prefix}:jobwatch:instance:`;
+  return `${registryBase(prefix)}:instance:`;
 }
 
 export function instanceKey(prefix: string, id: string): string {

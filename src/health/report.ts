@@ -6,7 +6,7 @@
 // or a watched loop that stopped beating). A worker stopped cleanly (deploy,
 // scale-down) shows alive=false but does not make the report unhealthy.
 
-import type { RegistrySnapshot, WorkerGroup } from './registry-view.js';
+import type { RegistrySnapshot, WorkerGroup } from './registry/view.js';
 
 /** Jobs per queue and state (the states of bullmq.queue.jobs). */
 export type QueueCounts = Record<string, Record<string, number>>;
@@ -47,8 +47,13 @@ export interface HealthReport {
   status: 'healthy' | 'unhealthy';
   timestamp: string;
   redis: { reachable: boolean; errors: string[] };
-  /** Present when a BullMQ backend other than Redis is in use. */
+  /**
+   * Present when heartbeats do not reach a registry: `unavailable (reason: …)`
+   * while Redis refuses them, or a BullMQ backend without a registry.
+   */
   heartbeats?: string;
+  /** `fleet`: every worker in the registry; `self`: this process's own workers only. */
+  scope: 'fleet' | 'self';
   queues: QueueCounts;
   workers: Record<string, WorkerReport>;
 }
@@ -75,10 +80,12 @@ export function buildReport(snapshot: RegistrySnapshot, queues: QueueCounts): He
     status: healthy ? 'healthy' : 'unhealthy',
     timestamp: new Date(snapshot.now).toISOString(),
     redis: { reachable: snapshot.redisReachable, errors },
+    scope: snapshot.fleet ? 'fleet' : 'self',
     queues,
     workers,
   };
-  if (snapshot.heartbeatsUnavailable.length > 0) {
+  if (snapshot.heartbeats) report.heartbeats = snapshot.heartbeats;
+  else if (snapshot.heartbeatsUnavailable.length > 0) {
     report.heartbeats = `unavailable for ${snapshot.heartbeatsUnavailable.join(', ')}: the worker registry needs the Redis backend`;
   }
   return report;

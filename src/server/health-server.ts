@@ -3,7 +3,9 @@
 // 127.0.0.1, so only the host itself and sidecars see it).
 //
 //   GET /health/live    200 while the process (and its event loop) answers
-//   GET /health/ready   200 when every known Redis answers, else 503
+//   GET /health/ready   200 when the app's own BullMQ connections answer (PING), else
+//                       503; jobwatch's own problems (refused heartbeats, its
+//                       JOBWATCH_REDIS_URL connection) never make it 503
 //   GET /health/queues  the health report (src/health/report.ts): 200 healthy,
 //                       503 Redis unreachable or a known worker dead/hung;
 //                       Bearer JOBWATCH_HEALTH_TOKEN required when set (401)
@@ -16,7 +18,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createNoopMeter } from '@opentelemetry/api';
 import type { JobwatchConfig } from '../config.js';
 import type { Health } from '../health/index.js';
-import { redisTime } from '../health/registry-scripts.js';
 import { buildReport } from '../health/report.js';
 import { describeError, logError, logInfo, warnRateLimited } from '../log.js';
 import { QueueDepth } from '../metrics/queue-depth.js';
@@ -152,15 +153,23 @@ async function handle(
   }
 }
 
+interface Pingable {
+  ping?(): Promise<unknown>;
+}
+
 async function ready(res: ServerResponse, config: JobwatchConfig, health: Health): Promise<void> {
-  const sources = health.connections.sources();
+  const sources = health.connections.appSources();
   const errors: string[] = [];
   await Promise.all(
-    sources.map((source) =>
-      withTimeout(redisTime(source.client), config.collectTimeoutMs, 'Redis').catch((err) => {
-        errors.push(`${source.prefix}: ${describeError(err)}`);
-      }),
-    ),
+    sources.map((source) => {
+      const { ping } = source.client as Pingable;
+      if (typeof ping !== 'function') return undefined; // a client that cannot say: its status was usable
+      return withTimeout(ping.call(source.client), config.collectTimeoutMs, 'Redis').catch(
+        (err) => {
+          errors.push(`${source.prefix}: ${describeError(err)}`);
+        },
+      );
+    }),
   );
   const ok = errors.length === 0;
   send(res, ok ? 200 : 503, {

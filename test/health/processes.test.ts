@@ -3,7 +3,7 @@
 // endpoints must say so. Needs `npm run build` (the preload runs from dist/).
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { MISSED_BEATS_FOR_DEAD } from '../../src/health/registry-keys.js';
+import { beatsKey, leaseKey, MISSED_BEATS_FOR_DEAD } from '../../src/health/registry-keys.js';
 import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { scrape } from '../metrics/scrape.js';
@@ -44,7 +44,19 @@ async function start(
   );
   await waitFor(() => proc.stdout.includes('ready') || !proc.running, { what: `${app} ready` });
   expect(proc.running, proc.stderr).toBe(true);
+  // The "API" process is the fleet view in these tests: it takes the lease before any worker starts.
+  if (app === 'view-app.cjs')
+    await waitFor(() => holdsLease(proc), { what: `${app} holds the lease` });
   return { proc, metricsPort, healthPort };
+}
+
+async function holdsLease(proc: NodeProcess): Promise<boolean> {
+  const client = redis.server.client();
+  try {
+    return (await client.get(leaseKey('bull')))?.includes(`:${proc.pid}:`) ?? false;
+  } finally {
+    client.disconnect();
+  }
 }
 
 /** worker_status for a worker name as the process's /metrics reports it (undefined = no series). */
@@ -85,8 +97,8 @@ describe('worker_status across processes', () => {
     console.log(
       `SIGKILL -> worker_status 0 in ${Math.round(detectedMs)} ms (interval ${INTERVAL} ms)`,
     );
-    // The test polls every 25 ms and each scrape takes a few ms: allow that much on top.
-    expect(detectedMs).toBeLessThanOrEqual(MISSED_BEATS_FOR_DEAD * INTERVAL + 150);
+    // The design's bound (3 beats plus one collection), with a margin for a loaded machine.
+    expect(detectedMs).toBeLessThanOrEqual(MISSED_BEATS_FOR_DEAD * INTERVAL + 2000);
     const { code, body } = await queuesReport(view);
     expect(code).toBe(503);
     expect(body.workers.kill).toMatchObject({ alive: false, state: 'dead', pid: worker.proc.pid });
@@ -192,7 +204,7 @@ describe('worker_status across processes', () => {
 });
 
 describe('cost', () => {
-  it('adds no Redis command per job: one EVALSHA per worker per beat', async () => {
+  it('adds no Redis command per job: per beat, one EVALSHA per worker and one for the lease', async () => {
     await start('worker-app.cjs', { WORKERS: 'cost' });
     const queue = new Queue('cost', { connection: redis.server.connection });
     const monitor = await redis.server.monitor();
@@ -206,8 +218,10 @@ describe('cost', () => {
       args.some((a) => a.includes(':jobwatch:')),
     );
     await queue.close();
-    expect(ours.every((args) => args[0]!.toLowerCase() === 'evalsha')).toBe(true);
-    expect(ours.length).toBeLessThanOrEqual(Math.ceil(beats) + 1);
+    // EVALSHA, or EVAL once for a script's first use on this server.
+    expect(ours.every((args) => /^eval(sha)?$/i.test(args[0]!))).toBe(true);
+    // One worker, one process: a beat and a lease call per interval, no registry read (no scrape).
+    expect(ours.length).toBeLessThanOrEqual(2 * (Math.ceil(beats) + 1));
     console.log(`300 jobs in ${Math.round(beats * INTERVAL)} ms: ${ours.length} jobwatch commands`);
   });
 });
@@ -236,17 +250,19 @@ describe('Redis outage', () => {
     // worker's own beat rebuilding the (wiped) registry, once its client reconnects.
     const client = redis.server.client();
     try {
-      await waitFor(
-        async () => (await client.zrange('bull:jobwatch:instances', '0', '-1')).length > 0,
-        {
-          timeoutMs: 30_000,
-          what: "the worker's beats to rebuild the registry",
-        },
-      );
+      await waitFor(async () => (await client.zrange(beatsKey('bull'), '0', '-1')).length > 0, {
+        timeoutMs: 30_000,
+        what: "the worker's beats to rebuild the registry",
+      });
     } finally {
       client.disconnect();
     }
-    await statusBecomes(view, 'outage', 1, 20_000);
+    // The wipe took the lease too: whichever process holds it now reports the worker.
+    await waitFor(
+      async () =>
+        Math.max((await status(view, 'outage')) ?? 0, (await status(worker, 'outage')) ?? 0) === 1,
+      { timeoutMs: 20_000, what: 'worker_status{outage} == 1 again' },
+    );
     expect(view.proc.running && worker.proc.running).toBe(true);
   }, 60_000);
 });
@@ -271,7 +287,7 @@ describe('clock skew (Redis TIME decides, not the hosts)', () => {
     expect(await status(view, 'skew-a')).toBe(1);
     ahead.proc.child.kill('SIGKILL');
     const detectedMs = await statusBecomes(view, 'skew-b', 0);
-    expect(detectedMs).toBeLessThanOrEqual(MISSED_BEATS_FOR_DEAD * INTERVAL + 150);
+    expect(detectedMs).toBeLessThanOrEqual(MISSED_BEATS_FOR_DEAD * INTERVAL + 2000);
     expect(await status(view, 'skew-a')).toBe(1);
     expect(behind.proc.running).toBe(true);
   });

@@ -28,6 +28,7 @@ beforeAll(async () => {
   });
   health = createHealth(config);
   health.writer.start();
+  health.view.start(); // the only process: it holds the fleet-view lease
   health.server = startHealthServer(config, health);
   expect(await health.server.listening).toBe(port);
   base = `http://127.0.0.1:${port}`;

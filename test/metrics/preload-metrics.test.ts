@@ -77,6 +77,8 @@ const ALLOWED_LABELS = new Set([
   'bullmq_worker_name',
   'error_type',
   'bullmq_job_state',
+  'bullmq_worker_state', // bullmq_worker_instances
+  'reason', // bullmq_worker_heartbeat_errors_total: a fixed set of 8
 ]);
 
 describe('/metrics of a preloaded BullMQ app', () => {

@@ -1,0 +1,59 @@
+// Gauges whose series come and go (one per worker name, per state): produced
+// fresh at every collection, so a series not reported now is gone from
+// /metrics now. The SDK's observable gauges cannot do that: with cumulative
+// temporality they keep exporting the last value of every series they ever saw.
+// The preload hands this producer to the metric readers it creates; when the
+// app brings its own SDK, health falls back to observable gauges.
+
+import { type Attributes, ValueType } from '@opentelemetry/api';
+import type { CollectionResult, MetricData, MetricProducer } from '@opentelemetry/sdk-metrics';
+import { core, sdkMetrics } from '../otel-sdk.js';
+import { VERSION } from '../version.js';
+
+export interface GaugeFamily {
+  name: string;
+  description: string;
+  unit: string;
+  points: { value: number; attributes: Attributes }[];
+}
+
+export type GaugeSource = () => Promise<GaugeFamily[]>;
+
+export class SeriesProducer implements MetricProducer {
+  private readonly sources: GaugeSource[] = [];
+
+  add(source: GaugeSource): void {
+    this.sources.push(source);
+  }
+
+  async collect(): Promise<CollectionResult> {
+    const families = (await Promise.all(this.sources.map((source) => source()))).flat();
+    const now = core.hrTime();
+    const metrics: MetricData[] = families
+      .filter((family) => family.points.length > 0)
+      .map((family) => ({
+        descriptor: {
+          name: family.name,
+          description: family.description,
+          unit: family.unit,
+          valueType: ValueType.DOUBLE,
+        },
+        aggregationTemporality: sdkMetrics.AggregationTemporality.CUMULATIVE,
+        dataPointType: sdkMetrics.DataPointType.GAUGE,
+        dataPoints: family.points.map(({ value, attributes }) => ({
+          startTime: now,
+          endTime: now,
+          attributes,
+          value,
+        })),
+      }));
+    return {
+      resourceMetrics: {
+        resource: undefined as never, // the reader uses the SDK's resource instead
+        scopeMetrics:
+          metrics.length > 0 ? [{ scope: { name: 'jobwatch', version: VERSION }, metrics }] : [],
+      },
+      errors: [],
+    };
+  }
+}
