@@ -1,12 +1,14 @@
-// The benchmark's modes. Each runs the same workload (workload.mjs) in its own
-// fresh node process; a mode only decides how that process is started.
+// The benchmark's modes. Each runs in its own fresh node process; a mode
+// decides how that process is started and which workload it runs: the
+// standard one (workload.mjs), the API-style one (api-workload.mjs) or the
+// SDK floor (floor-workload.mjs, no BullMQ).
 import { fileURLToPath } from 'node:url';
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const TELEMETRY = here('./telemetry.cjs');
 // Resolved through the package's own exports map, as a user's app would.
 const JOBWATCH = 'jobwatch/register';
-const BULLMQ5 = here('../test/bullmq5/node_modules/bullmq');
+const BULLMQ5 = here('../test/versions/5.81.5/node_modules/bullmq');
 
 /**
  * @typedef {object} Mode
@@ -19,6 +21,7 @@ const BULLMQ5 = here('../test/bullmq5/node_modules/bullmq');
  * @property {'none'|'bullmq-otel'} telemetryOption what the workload passes as Queue/Worker `telemetry`
  * @property {boolean} traced   whether the mode must produce spans
  * @property {'none'|'reader'|'prometheus'} metrics where the mode's metrics are read back from
+ * @property {'standard'|'api'|'floor'} [workload] what the process runs (default 'standard')
  */
 
 /** @type {Mode[]} */
@@ -95,6 +98,42 @@ export const MODES = [
     traced: true,
     metrics: 'none',
   },
+  {
+    id: 'plain6-api',
+    label: 'API-style: plain BullMQ 6',
+    baseline: 'plain6-api',
+    bullmq: 'bullmq',
+    preload: [],
+    env: () => ({}),
+    telemetryOption: 'none',
+    traced: false,
+    metrics: 'none',
+    workload: 'api',
+  },
+  {
+    id: 'jobwatch-api',
+    label: 'API-style: jobwatch, everything on',
+    baseline: 'plain6-api',
+    bullmq: 'bullmq',
+    preload: [TELEMETRY, JOBWATCH],
+    env: (ports) => ({ BENCH_TRACES: '1', BENCH_METRICS: '1', ...jobwatchEnv(ports) }),
+    telemetryOption: 'none',
+    traced: true,
+    metrics: 'reader',
+    workload: 'api',
+  },
+  {
+    id: 'sdk-floor',
+    label: 'SDK floor: the same spans, inject/extract and records on the stock SDK, no BullMQ',
+    baseline: 'sdk-floor',
+    bullmq: 'bullmq',
+    preload: [TELEMETRY],
+    env: () => ({ BENCH_TRACES: '1', BENCH_METRICS: '1' }),
+    telemetryOption: 'none',
+    traced: true,
+    metrics: 'reader',
+    workload: 'floor',
+  },
 ];
 
 /** Everything on, defaults kept: heartbeats, registry view, queue depth, health server. */
@@ -120,4 +159,11 @@ export function selectModes(ids) {
 
 export function byId(id) {
   return MODES.find((m) => m.id === id);
+}
+
+/** The queue whose spans show that a mode traced every job it processed. */
+export function tracedQueue(mode) {
+  return { standard: 'bench-throughput', api: 'bench-api', floor: 'bench-floor' }[
+    mode.workload ?? 'standard'
+  ];
 }

@@ -10,6 +10,11 @@ export const FULL = {
   adds: 1500,
   pickupWarmup: 50,
   pickups: 300,
+  apiWarmup: 1000, // the API-style workload (api-workload.mjs)
+  apiJobs: 10000,
+  apiClients: 50,
+  floorWarmup: 3000, // the SDK floor (floor-workload.mjs)
+  floorJobs: 20000,
 };
 
 /** Every mode once, a few hundred jobs: CI's check that the benchmark still runs. */
@@ -22,6 +27,11 @@ export const SMOKE = {
   adds: 50,
   pickupWarmup: 5,
   pickups: 20,
+  apiWarmup: 20,
+  apiJobs: 200,
+  apiClients: 50,
+  floorWarmup: 50,
+  floorJobs: 300,
 };
 
 /** The memory soak. */

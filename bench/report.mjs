@@ -1,4 +1,5 @@
 // Turns the runs of all rounds into per-mode figures and a markdown table.
+import { tracedQueue } from './modes.mjs';
 import { median, minMax } from './stats.mjs';
 
 const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
@@ -13,7 +14,7 @@ export function summarize(modes, rounds) {
     const paired = rounds
       .map((r) => [r[mode.id], r[mode.baseline]])
       .filter(([a, b]) => a?.status === 'ok' && b?.status === 'ok');
-    const pick = (f) => median(good.map(f));
+    const pick = (f) => median(good.map(f).filter(Number.isFinite));
     const ratios = paired.map(([a, b]) => a.throughput.jobsPerSec / b.throughput.jobsPerSec);
     // The same ratio from node CPU per job alone: what throughput would be if node were the only bottleneck.
     const cpuRatios = paired.map(([a, b]) => b.throughput.cpuUsPerJob / a.throughput.cpuUsPerJob);
@@ -27,18 +28,18 @@ export function summarize(modes, rounds) {
       cpuRatio: spread(cpuRatios),
       cpuUsPerJob: pick((r) => r.throughput.cpuUsPerJob),
       cpuDelta: median(paired.map(([a, b]) => a.throughput.cpuUsPerJob - b.throughput.cpuUsPerJob)),
-      redisPerJob: pick((r) => r.throughput.redis.commandsPerJob),
+      redisPerJob: pick((r) => r.throughput.redis?.commandsPerJob),
       redisDelta: median(
-        paired.map(
-          ([a, b]) => a.throughput.redis.commandsPerJob - b.throughput.redis.commandsPerJob,
-        ),
+        paired
+          .map(([a, b]) => a.throughput.redis?.commandsPerJob - b.throughput.redis?.commandsPerJob)
+          .filter(Number.isFinite),
       ),
-      redisCpuUsPerJob: pick((r) => r.throughput.redis.cpuUsPerJob),
-      add: { p50: pick((r) => r.add.p50), p99: pick((r) => r.add.p99) },
-      pickup: { p50: pick((r) => r.pickup.p50), p99: pick((r) => r.pickup.p99) },
+      redisCpuUsPerJob: pick((r) => r.throughput.redis?.cpuUsPerJob),
+      add: { p50: pick((r) => r.add?.p50), p99: pick((r) => r.add?.p99) },
+      pickup: { p50: pick((r) => r.pickup?.p50), p99: pick((r) => r.pickup?.p99) },
       peakRssMB: pick((r) => r.peakRssMB),
       bullmqVersion: good[0]?.bullmqVersion,
-      verification: good.at(-1) && verification(good.at(-1)),
+      verification: good.at(-1) && verification(mode, good.at(-1)),
     };
   });
 }
@@ -48,16 +49,24 @@ function spread(values) {
 }
 
 /** Spans per throughput job by span name, and the metric totals, of one run. */
-function verification(run) {
+function verification(mode, run) {
   const jobs = run.throughput.expected;
-  const spans = run.spans?.byQueue?.['bench-throughput'];
+  const spans = run.spans?.byQueue?.[tracedQueue(mode)];
   const spansPerJob =
     spans && Object.fromEntries(Object.entries(spans).map(([n, c]) => [n, c / jobs]));
   const addSpans = run.spans?.byQueue?.['bench-add'];
   return { jobs, spansPerJob, addSpans, spanTotal: run.spans?.total, metrics: run.metrics };
 }
 
+/** The floor's row says how many times the floor jobwatch (everything on) adds per job. */
+function floorCell(summaries, floor) {
+  const jobwatch = summaries.find((s) => s.mode.id === 'jobwatch');
+  const times = jobwatch?.cpuDelta / floor.cpuUsPerJob;
+  return Number.isFinite(times) ? `jobwatch adds **${fmt(times, 1)}×** this` : '–';
+}
+
 function ratioCell(s, ratio) {
+  if (s.mode.workload === 'floor') return 'no BullMQ';
   if (s.mode.baseline === s.mode.id) return 'baseline';
   if (!ratio) return '–';
   return `**${fmt(ratio.median, 2)}** (${fmt(ratio.min, 2)}–${fmt(ratio.max, 2)})`;
@@ -92,19 +101,20 @@ export function markdown(summaries, meta) {
       : s.mode.traced
         ? '?'
         : '0';
+    const isFloor = s.mode.workload === 'floor';
     lines.push(
-      `| ${s.mode.label} | ${s.bullmqVersion ?? '–'} | ${fmt(s.jobsPerSec)} | ${ratioCell(s, s.ratio)} | ` +
-        `${ratioCell(s, s.cpuRatio)} | ` +
+      `| ${s.mode.label} | ${isFloor ? '–' : (s.bullmqVersion ?? '–')} | ${fmt(s.jobsPerSec)} | ${ratioCell(s, s.ratio)} | ` +
+        `${isFloor ? floorCell(summaries, s) : ratioCell(s, s.cpuRatio)} | ` +
         `${deltaCell(s.cpuUsPerJob, s.cpuDelta, 0, isBaseline)} | ${deltaCell(s.redisPerJob, s.redisDelta, 2, isBaseline)} | ` +
         `${fmt(s.add.p50, 2)} / ${fmt(s.add.p99, 2)} | ${fmt(s.pickup.p50, 2)} / ${fmt(s.pickup.p99, 2)} | ` +
         `${fmt(s.peakRssMB)} | ${spansPerJob} | ${s.ok}/${s.runs} |`,
     );
   }
-  lines.push('', ...notes(summaries));
+  lines.push('', ...notes(summaries, meta));
   return `${lines.join('\n')}\n`;
 }
 
-function notes(summaries) {
+function notes(summaries, meta) {
   const out = [
     'Each mode ran in its own fresh node process; ratios are the median of per-round ratios to the',
     "mode's own plain baseline (same round), Δ columns the median per-round difference to it.",
@@ -113,6 +123,13 @@ function notes(summaries) {
     'Traced modes export to a counting exporter that drops spans (no exporter I/O measured).',
     'Redis commands are INFO commandstats deltas over the throughput phase: they include the commands run',
     "inside BullMQ's Lua scripts (about 2 EVALSHA per job), and jobwatch's per-interval heartbeats and queue-depth reads.",
+    `API-style rows: ${meta.plan.apiClients} producers each send one job at a time with Queue.add (1 KB payload),`,
+    'the next once the last was picked up; each job awaits 1 ms of I/O; Worker concurrency as above;',
+    `${meta.plan.apiJobs} timed jobs after ${meta.plan.apiWarmup}; pickup is from just before each Queue.add to its processor's first line.`,
+    `SDK floor: ${meta.plan.floorJobs} iterations of what jobwatch asks of the stock SDK per job (a producer and a consumer`,
+    'span with the same names and attributes, inject + JSON metadata, parse + extract, two histogram records)',
+    'in a loop, same SDK setup as the traced modes; its CPU µs/job is the least any instrumentation on that SDK',
+    "can add per job; the row's ratio compares it with jobwatch's own Δ (everything on).",
     '',
     '## Verification (last good run of each mode)',
     '',
@@ -125,7 +142,7 @@ function notes(summaries) {
     if (v.spansPerJob) {
       const names = Object.entries(v.spansPerJob).map(([n, c]) => `\`${n}\` ${fmt(c, 3)}`);
       out.push(
-        `  - spans per bench-throughput job: ${names.join(', ') || 'none'} (all queues: ${v.spanTotal} spans)`,
+        `  - spans per ${tracedQueue(s.mode)} job: ${names.join(', ') || 'none'} (all queues: ${v.spanTotal} spans)`,
       );
     }
     if (v.addSpans) {

@@ -5,10 +5,16 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tracedQueue } from './modes.mjs';
 import { spawnTracked, waitForExit } from './processes.mjs';
 import { freePort } from './redis-server.mjs';
 
-const WORKLOAD = fileURLToPath(new URL('./workload.mjs', import.meta.url));
+const script = (file) => fileURLToPath(new URL(file, import.meta.url));
+const WORKLOADS = {
+  standard: script('./workload.mjs'),
+  api: script('./api-workload.mjs'),
+  floor: script('./floor-workload.mjs'),
+};
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SCRAPE_INTERVAL_MS = 2000;
 
@@ -28,7 +34,15 @@ function scrapeWhileRunning(port) {
  */
 export async function runChild(
   mode,
-  { script = WORKLOAD, redis, plan, nodeArgs = [], extraEnv = {}, timeoutMs, core },
+  {
+    script = WORKLOADS[mode.workload ?? 'standard'],
+    redis,
+    plan,
+    nodeArgs = [],
+    extraEnv = {},
+    timeoutMs,
+    core,
+  },
 ) {
   await redis.reset();
   const ports = { metrics: await freePort(), health: await freePort() };
@@ -68,7 +82,7 @@ export async function runChild(
 export async function runMode(mode, options) {
   const { failure, result } = await runChild(mode, options);
   if (failure) return { mode: mode.id, status: 'failed', problems: [failure] };
-  const problems = verify(mode, result, options.plan);
+  const problems = verify(mode, result);
   return { mode: mode.id, status: problems.length ? 'invalid' : 'ok', problems, ...result };
 }
 
@@ -78,23 +92,24 @@ function describeExit({ code, signal, stderr }) {
 }
 
 /** What must be true of a run for its numbers to mean anything. */
-function verify(mode, result, plan) {
+function verify(mode, result) {
   const problems = [];
   const { throughput, pickup } = result;
   if (throughput.completed < throughput.expected) {
     problems.push(`throughput: ${throughput.completed}/${throughput.expected} jobs completed`);
   }
-  if (pickup.completed < pickup.expected) {
+  if (pickup && pickup.completed < pickup.expected) {
     problems.push(`pickup: ${pickup.completed}/${pickup.expected} jobs completed`);
   }
   if (mode.traced) {
-    const processed = plan.warmup + plan.jobs;
-    const spans = result.spans?.byQueue?.['bench-throughput'] ?? {};
+    const processed = throughput.expected;
+    const queue = tracedQueue(mode);
+    const spans = result.spans?.byQueue?.[queue] ?? {};
     const total = Object.values(spans).reduce((a, b) => a + b, 0);
     if (!result.spans) problems.push('no span counts (the counting exporter was not installed)');
     else if (total < processed) {
       problems.push(
-        `only ${total} spans for ${processed} jobs on bench-throughput (expected at least one per job)`,
+        `only ${total} spans for ${processed} jobs on ${queue} (expected at least one per job)`,
       );
     }
   }

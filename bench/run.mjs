@@ -66,7 +66,7 @@ function log(round, rounds, mode, run) {
     run.status === 'failed'
       ? run.problems[0]
       : `${run.throughput.jobsPerSec.toFixed(0)} jobs/s, ${run.throughput.cpuUsPerJob.toFixed(0)} µs CPU/job, ` +
-        `${run.throughput.redis.commandsPerJob.toFixed(2)} Redis cmds/job, spans ${run.spans?.total ?? 0}`;
+        `${run.throughput.redis?.commandsPerJob.toFixed(2) ?? '–'} Redis cmds/job, spans ${run.spans?.total ?? 0}`;
   console.error(`[bench] round ${round}/${rounds} ${mode.id}: ${run.status}: ${figures}`);
   for (const p of run.status === 'invalid' ? run.problems : []) console.error(`[bench]   ${p}`);
 }

@@ -12,14 +12,28 @@ interface Run {
   status: 'ok' | 'invalid' | 'failed';
   problems: string[];
   throughput?: { completed: number; expected: number };
-  pickup?: { completed: number; expected: number };
+  pickup?: { completed: number; expected: number; samples: number };
   spans?: { total: number; byQueue: Record<string, Record<string, number>> };
   metrics?: Record<string, number>;
 }
 
 const ROOT = resolve(__dirname, '../..');
-const TRACED = ['jobwatch', 'bullmq-otel', 'appsignal5'];
-const ALL = ['plain6', 'jobwatch', 'jobwatch-metrics', 'bullmq-otel', 'plain5', 'appsignal5'];
+const TRACED = ['jobwatch', 'bullmq-otel', 'appsignal5', 'jobwatch-api', 'sdk-floor'];
+/** The queue each traced mode's workload processes its jobs on. */
+const QUEUE: Record<string, string> = { 'jobwatch-api': 'bench-api', 'sdk-floor': 'bench-floor' };
+const ALL = [
+  'plain6',
+  'jobwatch',
+  'jobwatch-metrics',
+  'bullmq-otel',
+  'plain5',
+  'appsignal5',
+  'plain6-api',
+  'jobwatch-api',
+  'sdk-floor',
+];
+/** Modes whose workload measures pickup latency. */
+const PICKUP = ALL.filter((mode) => mode !== 'sdk-floor');
 
 const dir = mkdtempSync(join(tmpdir(), 'jobwatch-bench-smoke-'));
 let runs: Record<string, Run>;
@@ -45,16 +59,21 @@ describe('npm run bench, smoke size', () => {
     expect(run.problems, `${mode}: ${run.problems.join('; ')}`).toEqual([]);
     expect(run.status).toBe('ok');
     expect(run.throughput!.completed).toBeGreaterThanOrEqual(run.throughput!.expected);
+  });
+
+  it.each(PICKUP)('%s times the pickup of every job it processes', (mode) => {
+    const run = runs[mode]!;
     expect(run.pickup!.completed).toBeGreaterThanOrEqual(run.pickup!.expected);
+    expect(run.pickup!.samples).toBeGreaterThan(0);
   });
 
   it.each(TRACED)('%s produces a span for every processed job', (mode) => {
     const run = runs[mode]!;
-    const onQueue = Object.values(run.spans?.byQueue['bench-throughput'] ?? {});
+    const onQueue = Object.values(run.spans?.byQueue[QUEUE[mode] ?? 'bench-throughput'] ?? {});
     expect(onQueue.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(run.throughput!.expected);
   });
 
-  it.each(['jobwatch', 'jobwatch-metrics', 'bullmq-otel'])(
+  it.each(['jobwatch', 'jobwatch-metrics', 'bullmq-otel', 'jobwatch-api', 'sdk-floor'])(
     '%s counts the processed jobs in its metrics',
     (mode) => {
       const totals = Object.values(runs[mode]!.metrics ?? {});
