@@ -2,7 +2,7 @@
 // --timeout even when Redis (or the health endpoint) hangs.
 
 import { describeError } from '../log.js';
-import type { CliOptions } from './main.js';
+import type { CliOptions } from './options.js';
 import { readHealth } from './read-health.js';
 
 export async function runCheck(options: CliOptions): Promise<number> {

@@ -6,7 +6,7 @@
 
 import { loadConfig } from '../config.js';
 import { logInfo } from '../log.js';
-import type { CliOptions } from './main.js';
+import type { CliOptions } from './options.js';
 
 export async function runMonitor(options: CliOptions): Promise<number> {
   // A monitor has no traces to send.

@@ -9,7 +9,7 @@ import { createHealth } from '../health/index.js';
 import type { RegistrySnapshot } from '../health/registry/view.js';
 import { buildReport, type HealthReport } from '../health/report.js';
 import { QueueDepth } from '../metrics/queue-depth.js';
-import type { CliOptions } from './main.js';
+import type { CliOptions } from './options.js';
 
 export interface HealthRead {
   report: HealthReport;

@@ -3,7 +3,7 @@
 
 import type { InstanceView } from '../health/registry/view.js';
 import type { HealthReport } from '../health/report.js';
-import type { CliOptions } from './main.js';
+import type { CliOptions } from './options.js';
 import { readHealth } from './read-health.js';
 
 const QUEUE_COLUMNS = [
@@ -38,6 +38,7 @@ function render(report: HealthReport, instances: InstanceView[], now: number): s
     i.name,
     i.queue || '-',
     String(groupAlive(i)),
+    i.verdict.alive ? '1' : '0',
     i.verdict.state,
     i.lastBeat > 0 ? ago(now - i.lastBeat) : 'never',
     String(i.processed),
@@ -54,7 +55,7 @@ function render(report: HealthReport, instances: InstanceView[], now: number): s
     ? 'reachable'
     : `UNREACHABLE (${report.redis.errors.join('; ')})`;
   return [
-    `jobwatch status: ${report.status.toUpperCase()}  (Redis ${redis}, ${report.timestamp})`,
+    `jobwatch status: ${report.status.toUpperCase()}${degradedNote(report)}  (Redis ${redis}, ${report.timestamp})`,
     ...(report.heartbeats ? [`heartbeats ${report.heartbeats}`] : []),
     '',
     'WORKERS',
@@ -62,7 +63,8 @@ function render(report: HealthReport, instances: InstanceView[], now: number): s
       [
         'NAME',
         'QUEUE',
-        'STATUS',
+        'WORKER',
+        'INSTANCE',
         'STATE',
         'LAST SEEN',
         'PROCESSED',
@@ -79,6 +81,15 @@ function render(report: HealthReport, instances: InstanceView[], now: number): s
     table(['QUEUE', ...QUEUE_COLUMNS.map((c) => c.toUpperCase())], queueRows),
     '',
   ].join('\n');
+}
+
+/** A partly dead fleet is healthy (each worker still runs) but says how many instances are down. */
+function degradedNote(report: HealthReport): string {
+  const degraded = Object.values(report.workers).filter(
+    (w) => w.alive && w.instances.some((i) => i.state === 'dead' || i.state === 'hung'),
+  );
+  if (degraded.length === 0) return '';
+  return `, ${degraded.length} worker${degraded.length > 1 ? 's' : ''} with dead or hung instances`;
 }
 
 function ago(ms: number): string {

@@ -27,6 +27,8 @@ export interface WorkerReport {
   failed: number;
   activeJobs: number;
   oldestActiveJobAgeSeconds: number;
+  /** Instances per state (bullmq.worker.instances): a partly dead fleet is alive with dead > 0. */
+  instanceStates: Record<'running' | 'hung' | 'dead' | 'stopped', number>;
   instances: {
     id: string;
     host: string;
@@ -112,6 +114,7 @@ function workerReport(group: WorkerGroup): WorkerReport {
     failed: sum(group, 'failed'),
     activeJobs: group.activeJobs,
     oldestActiveJobAgeSeconds: group.oldestActiveJobAgeMs / 1000,
+    instanceStates: countStates(group),
     instances: ordered.map((i) => ({
       id: i.id,
       host: i.host,
@@ -127,6 +130,12 @@ function workerReport(group: WorkerGroup): WorkerReport {
       bullmqVersion: i.bullmqVersion,
     })),
   };
+}
+
+function countStates(group: WorkerGroup): WorkerReport['instanceStates'] {
+  const counts = { running: 0, hung: 0, dead: 0, stopped: 0 };
+  for (const i of group.instances) counts[i.verdict.state]++;
+  return counts;
 }
 
 function sum(group: WorkerGroup, field: 'processed' | 'failed'): number {

@@ -82,13 +82,24 @@ export function bullmqVersion(user: QueueUserLike): string {
   return object.connection?.packageVersion ?? '';
 }
 
-/** `host:port/db` of a client, so views on one Redis share one reader; undefined if unknown. */
+/**
+ * `host:port/db` of a client, or `cluster:` and its seed nodes for a Redis
+ * Cluster client, so views on one Redis share one reader; undefined if unknown.
+ */
 export function serverIdentity(client: RedisScriptClient): string | undefined {
+  const seeds = (client as { startupNodes?: unknown }).startupNodes;
+  if (Array.isArray(seeds)) return `cluster:${seeds.map(nodeName).sort().join(',')}`;
   const o = client.options;
   if (!o) return undefined;
   if (typeof o.path === 'string') return `${o.path}/${o.db ?? 0}`;
   if (o.host === undefined && o.port === undefined) return undefined;
   return `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}/${o.db ?? 0}`;
+}
+
+function nodeName(node: unknown): string {
+  if (typeof node !== 'object' || node === null) return String(node);
+  const { host, port } = node as { host?: string; port?: number };
+  return `${host ?? '127.0.0.1'}:${port ?? 6379}`;
 }
 
 /** False once the client was closed for good (its owner closed it). */

@@ -26,13 +26,16 @@ export interface RedisTarget {
   cluster: boolean;
 }
 
-/** `redis://a:1` is one server; `redis://a:1,redis://b:2` (several seeds) or `cluster` is a cluster. */
-export function parseTarget(spec: string, cluster = false): RedisTarget {
+/**
+ * `redis://a:1` is one server; a comma-separated list of seed nodes is a
+ * Redis Cluster (`redis://a:1,redis://b:2`, or `redis://a:1,` for one seed).
+ */
+export function parseTarget(spec: string): RedisTarget {
   const urls = spec
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  return { urls, cluster: cluster || urls.length > 1 };
+  return { urls, cluster: spec.includes(',') };
 }
 
 const open = new Map<string, OwnedRedis>();

@@ -110,9 +110,9 @@ describe('jobwatch status', () => {
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^WORKERS$/m);
     expect(table.stdout).toMatch(
-      new RegExp(`^mailer\\s+st-b\\s+1\\s+running\\s+.*\\s${proc.pid}\\b`, 'm'),
+      new RegExp(`^mailer\\s+st-b\\s+1\\s+1\\s+running\\s+.*\\s${proc.pid}\\b`, 'm'),
     );
-    expect(table.stdout).toMatch(/^st-a\s+st-a\s+1\s+running/m);
+    expect(table.stdout).toMatch(/^st-a\s+st-a\s+1\s+1\s+running/m);
     expect(table.stdout).toMatch(/^QUEUES$/m);
     expect(table.stdout).toMatch(/^st-b\s+0\s+0/m);
     const json = await cli(['status', '--redis', redis.server.url, '--json']);
@@ -124,6 +124,45 @@ describe('jobwatch status', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/Usage: jobwatch <command>/);
     expect((await cli(['nope'])).code).toBe(2);
+  });
+});
+
+describe('a partly dead fleet', () => {
+  it('check exits 0 (the worker still runs) and says which instances are dead; status shows each', async () => {
+    const alive = await workerProcess('part-q:part');
+    const doomed = await workerProcess('part-q:part');
+    await waitFor(async () => {
+      const r = await cli(['check', '--redis', redis.server.url, '--worker', 'part']);
+      return checkJson(r.stdout).workers?.part?.instanceStates?.running === 2;
+    });
+    doomed.child.kill('SIGKILL');
+    const partly = await waitFor(async () => {
+      const r = await cli(['check', '--redis', redis.server.url, '--worker', 'part']);
+      return checkJson(r.stdout).workers?.part?.instanceStates?.dead === 1 ? r : undefined;
+    });
+    expect(partly.code).toBe(0);
+    const report = checkJson(partly.stdout);
+    expect(report).toMatchObject({
+      status: 'healthy',
+      workers: { part: { alive: true, status: 1 } },
+    });
+    expect(report.workers.part.instanceStates).toEqual({
+      running: 1,
+      hung: 0,
+      dead: 1,
+      stopped: 0,
+    });
+    expect(report.workers.part.instances.find((i: any) => i.state === 'dead').pid).toBe(doomed.pid);
+    const table = await cli(['status', '--redis', redis.server.url, '--worker', 'part']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^jobwatch status: HEALTHY, 1 worker with dead or hung instances/);
+    // The dead instance's own status is 0 while the worker's stays 1.
+    expect(table.stdout).toMatch(
+      new RegExp(`^part\\s+part-q\\s+1\\s+0\\s+dead\\s+.*\\s${doomed.pid}\\b`, 'm'),
+    );
+    expect(table.stdout).toMatch(
+      new RegExp(`^part\\s+part-q\\s+1\\s+1\\s+running\\s+.*\\s${alive.pid}\\b`, 'm'),
+    );
   });
 });
 
