@@ -1,0 +1,108 @@
+// A real Redis Cluster for a test file: three masters (no replicas) on free
+// ports, each its own redis-server, joined with `redis-cli --cluster create`.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster } from 'ioredis';
+import { freePort, waitFor } from './ports.js';
+
+export class RedisCluster {
+  private readonly children: ChildProcess[] = [];
+  private readonly dir = mkdtempSync(join(tmpdir(), 'jobwatch-cluster-'));
+
+  private constructor(readonly ports: number[]) {}
+
+  static async start(masters = 3): Promise<RedisCluster> {
+    const ports: number[] = [];
+    while (ports.length < masters) {
+      const port = await freePort();
+      // The cluster bus listens on port + 10000: keep both in range and distinct.
+      if (port < 55_000 && !ports.includes(port)) ports.push(port);
+    }
+    const cluster = new RedisCluster(ports);
+    await cluster.boot();
+    return cluster;
+  }
+
+  /** Seed nodes as redis:// URLs (comma-separated, the form jobwatch takes for a cluster). */
+  get urls(): string {
+    return this.ports.map((p) => `redis://127.0.0.1:${p}`).join(',');
+  }
+
+  get nodes(): { host: string; port: number }[] {
+    return this.ports.map((port) => ({ host: '127.0.0.1', port }));
+  }
+
+  /** A fresh ioredis Cluster client (the caller quits it). */
+  client(): Cluster {
+    return new Cluster(this.nodes);
+  }
+
+  private async boot(): Promise<void> {
+    for (const port of this.ports) {
+      const dir = join(this.dir, String(port));
+      spawnSync('mkdir', ['-p', dir]);
+      const child = spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(dir, 'nodes.conf'),
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          dir,
+        ],
+        { stdio: 'ignore' },
+      );
+      this.children.push(child);
+    }
+    await waitFor(() => this.ports.every((p) => cli(p, 'ping') === 'PONG'), {
+      what: 'cluster nodes up',
+    });
+    const create = spawnSync(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...this.ports.map((p) => `127.0.0.1:${p}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
+      { encoding: 'utf8' },
+    );
+    if (create.status !== 0)
+      throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
+    await waitFor(
+      () => this.ports.every((p) => /cluster_state:ok/.test(cli(p, 'cluster', 'info'))),
+      { what: 'cluster_state:ok on every node' },
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGKILL');
+          }),
+      ),
+    );
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function cli(port: number, ...args: string[]): string {
+  return spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).stdout.trim();
+}
