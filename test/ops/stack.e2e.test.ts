@@ -2,7 +2,8 @@
 // API and worker with the jobwatch preload, Prometheus with the shipped rules and
 // Alertmanager with the shipped routing, both changed only by the documented test
 // override (test/helpers/rules-override.ts). A SIGKILLed worker must page, its
-// restart must resolve the page, and a backlog nobody works on must ticket.
+// restart must resolve the page while its dead instance tickets, and a backlog
+// nobody works on must ticket.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,6 +108,20 @@ describe('the stack end to end', () => {
     expect(notification.status).toBe('resolved');
     const firing = await stack.prometheus.alerts();
     expect(firing.filter(isWorkerDown)).toEqual([]);
+  }, 60_000);
+
+  it('3b. tickets the killed instance that stays dead in the registry next to the restarted one', async () => {
+    const { notification, alert } = await webhook.waitForAlert(
+      (a) => a.labels.alertname === 'BackgroundWorkerInstancesDown' && a.status === 'firing',
+      { timeoutMs: 45_000, what: `the InstancesDown ticket (${stack.log()})` },
+    );
+    expect(notification.receiver).toBe('ticket');
+    expect(alert.labels).toEqual({
+      alertname: 'BackgroundWorkerInstancesDown',
+      severity: 'warning',
+      ...orders,
+    });
+    expect(alert.annotations.description).toMatch(/^1 instances of worker orders \(queue orders\)/);
   }, 60_000);
 
   it('4. tickets a backlog that no worker takes', async () => {
