@@ -8,8 +8,9 @@ import { register } from 'node:module';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { loadConfig } from './config.js';
 import { markEsmHooksRegistered } from './esm-hooks.js';
+import { isJobwatchCli } from './start.js';
 
-if (loadConfig().enabled) {
+if (loadConfig().enabled && !isJobwatchCli()) {
   markEsmHooksRegistered();
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);

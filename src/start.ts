@@ -3,16 +3,35 @@
 // never be the reason an app fails to start, so everything is guarded, and
 // when jobwatch is disabled nothing past the configuration is even loaded.
 
+import { realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadConfig } from './config.js';
 import { describeError, logError } from './log.js';
 
 const STARTED = Symbol.for('jobwatch.started');
+const CLI = join(__dirname, 'cli', 'main.js');
+
+/**
+ * jobwatch's own CLI (a container healthcheck, the monitor sidecar) inherits
+ * the app's NODE_OPTIONS preload. It is not the app: a second jobwatch there
+ * would bind the app's metrics port and trace the check's own Redis reads.
+ */
+export function isJobwatchCli(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === CLI;
+  } catch {
+    return false;
+  }
+}
 
 /** Starts jobwatch with the configuration from the environment; later calls do nothing. */
 export function start(): void {
   const global = globalThis as Record<symbol, unknown>;
   if (global[STARTED]) return; // preloaded twice, or preloaded and started from code
   global[STARTED] = true;
+  if (isJobwatchCli()) return;
   try {
     const config = loadConfig();
     if (!config.enabled) return;

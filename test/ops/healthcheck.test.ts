@@ -67,7 +67,8 @@ describe('the demo worker’s compose healthcheck', () => {
   it('is an exec of node on the CLI entry point, not a shell or npx', () => {
     expect(kind).toBe('CMD');
     expect(argv).not.toContain('npx');
-    expect(argv.slice(-3)).toEqual(['node', 'dist/cli/main.js', 'check']);
+    expect(argv).toEqual(['node', 'dist/cli/main.js', 'check']);
+    expect(service.environment.NODE_OPTIONS).toContain('jobwatch/register');
   });
 
   it('exits 0 for the live worker, quickly and without output on stderr', async () => {
@@ -79,8 +80,9 @@ describe('the demo worker’s compose healthcheck', () => {
       },
       { timeoutMs: 30_000, what: 'a healthy check' },
     );
-    // Nothing else speaks: with the app's preload the check would start a jobwatch of its
-    // own on the worker's ports, and could answer its own health endpoint.
+    // Nothing else speaks: the app's NODE_OPTIONS preload, which the check inherits, never
+    // starts a jobwatch of its own in the CLI (it would take the worker's ports, and could
+    // answer its own health endpoint).
     expect(r.err).toBe('');
     expect(JSON.parse(r.out)).toMatchObject({
       status: 'healthy',
