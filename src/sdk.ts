@@ -20,6 +20,7 @@ import { core } from './otel-sdk.js';
 import type { JobwatchRuntime } from './runtime.js';
 import { inSandbox, otelAlreadyStarted, startAutoInstrumentationsFirst } from './sdk-detect.js';
 import { relayingSettingErrors, reportExportError } from './sdk-diagnostics.js';
+import { startHealthEndpoints } from './server/health-server.js';
 import { Shutdown } from './shutdown.js';
 import { VERSION } from './version.js';
 
@@ -63,7 +64,8 @@ export function startJobwatch(
   // the sandbox's spans are flushed by the instrumentation before BullMQ exits the child
   if (sandbox) return runtime;
   shutdown.install();
-  startHealth(runtime, startMetrics(runtime), health);
+  const depth = startMetrics(runtime);
+  startHealthEndpoints(config, startHealth(runtime, health), depth);
   return runtime;
 }
 

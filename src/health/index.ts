@@ -1,17 +1,15 @@
 // Worker health for one process: the heartbeat writer fed by the lifecycle
 // hooks, the registry view (self-report, and the fleet view while this process
-// holds the lease) behind the worker gauges, and (when JOBWATCH_HEALTH_PORT is
-// set) the health endpoints.
+// holds the lease) behind the worker gauges. The health endpoints (src/server)
+// are built on it; it knows nothing of them.
 
 import type { JobwatchConfig } from '../config.js';
 import type { LifecycleObserver } from '../lifecycle.js';
-import { guard, logInfo } from '../log.js';
-import type { QueueDepth } from '../metrics/queue-depth.js';
+import { logInfo } from '../log.js';
 import { PostgresHealth } from '../postgres/health.js';
 import { Connections } from '../redis/connections.js';
 import { parseTarget } from '../redis/owned.js';
 import type { JobwatchRuntime } from '../runtime.js';
-import { type HealthServer, startHealthServer } from '../server/health-server.js';
 import { registerWorkerGauges } from './gauges.js';
 import { HeartbeatWriter } from './heartbeat.js';
 import { RegistryView } from './registry/view.js';
@@ -22,7 +20,8 @@ export interface Health {
   connections: Connections;
   writer: HeartbeatWriter;
   view: RegistryView;
-  server: HealthServer | undefined;
+  /** Runs `fn` when health stops, before its connections close (e.g. the health endpoints). */
+  onStop(fn: () => Promise<void>): void;
   stop(reason: string): Promise<void>;
 }
 
@@ -64,17 +63,18 @@ export function createHealth(config: JobwatchConfig, options: HealthOptions = {}
     },
     postgres,
   );
+  const stops: (() => Promise<void>)[] = [];
   const health: Health = {
     connections,
     writer,
     view,
-    server: undefined,
+    onStop: (fn) => stops.push(fn),
     async stop(reason) {
       setTaskHost(undefined);
       await writer.stopAll(reason);
       writer.close();
       await view.close();
-      await health.server?.close();
+      for (const fn of stops) await fn();
       await connections.close();
       await postgres.close();
     },
@@ -112,12 +112,8 @@ export function healthObserver(health: Health): LifecycleObserver {
   };
 }
 
-/** Starts worker health; `queueDepth` is the metrics' collector, shared with /health/queues. */
-export function startHealth(
-  runtime: JobwatchRuntime,
-  queueDepth?: QueueDepth,
-  options: HealthOptions = {},
-): Health {
+/** Starts worker health in this process (the health endpoints are started beside it, by src/server). */
+export function startHealth(runtime: JobwatchRuntime, options: HealthOptions = {}): Health {
   const { config } = runtime;
   const health = createHealth(config, options);
   health.writer.start();
@@ -129,9 +125,6 @@ export function startHealth(
   });
   runtime.instrumentation.addObserver(healthObserver(health));
   registerWorkerGauges(runtime, health.view, health.writer.errors);
-  if (config.healthPort !== undefined) {
-    health.server = guard('health server', () => startHealthServer(config, health, queueDepth));
-  }
   runtime.onShutdown(() =>
     health.stop('stopped: the process is exiting (signal or end of program)'),
   );

@@ -19,7 +19,7 @@ import { createNoopMeter } from '@opentelemetry/api';
 import type { JobwatchConfig } from '../config.js';
 import type { Health } from '../health/index.js';
 import { buildReport } from '../health/report.js';
-import { describeError, logError, logInfo, warnRateLimited } from '../log.js';
+import { describeError, guard, logError, logInfo, warnRateLimited } from '../log.js';
 import { QueueDepth } from '../metrics/queue-depth.js';
 import { withTimeout } from '../redis/access.js';
 import { untraced } from './untraced.js';
@@ -64,6 +64,16 @@ function queueDepthFor(config: JobwatchConfig, health: Health, shared?: QueueDep
   return { counts: own, close: () => own.close() };
 }
 
+/** The health endpoints when JOBWATCH_HEALTH_PORT is set; they close when `health` stops. */
+export function startHealthEndpoints(
+  config: JobwatchConfig,
+  health: Health,
+  sharedDepth?: QueueDepth,
+): HealthServer | undefined {
+  if (config.healthPort === undefined) return undefined;
+  return guard('health server', () => startHealthServer(config, health, sharedDepth));
+}
+
 export function startHealthServer(
   config: JobwatchConfig,
   health: Health,
@@ -106,17 +116,15 @@ export function startHealthServer(
     });
   });
   server.unref();
-  return {
-    server,
-    listening,
-    close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      await depth.close();
-    },
+  const close = async () => {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    await depth.close();
   };
+  health.onStop(close);
+  return { server, listening, close };
 }
 
 async function handle(

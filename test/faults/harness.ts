@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { afterEach, expect } from 'vitest';
 // @ts-expect-error: plain ESM JavaScript shared with the demo, no type declarations
 import { startOtlpReceiver } from '../../examples/otlp-receiver.mjs';
+import { instanceKeyPrefix } from '../../src/health/registry-keys.js';
 import { BULLMQ_PATH } from '../helpers/bullmq-majors.js';
 import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
@@ -244,7 +245,7 @@ export async function probe(app: App): Promise<{ loopDelayMs: number; rss: numbe
 export async function registryEntries(redis: RedisServer): Promise<Record<string, string>[]> {
   const client = redis.client();
   try {
-    const keys = await client.keys('bull:jobwatch:instance:*');
+    const keys = await client.keys(`${instanceKeyPrefix('bull')}*`);
     return await Promise.all(keys.map((k) => client.hgetall(k)));
   } finally {
     client.disconnect();

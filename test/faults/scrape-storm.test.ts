@@ -3,7 +3,9 @@
 // period (counted with MONITOR: only jobwatch's own reads, not the LLEN/ZCARD
 // BullMQ's Lua scripts run). The event-loop delay is printed, not asserted:
 // latency figures belong in bench/, where runs are compared side by side.
+
 import { describe, expect, it } from 'vitest';
+import { beatsKey } from '../../src/health/registry-keys.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import {
   enqueue,
@@ -67,8 +69,7 @@ describe('fault 4: a storm of /metrics scrapes under load', () => {
       ([cmd, key]) => /^(llen|zcard)$/i.test(cmd!) && key?.startsWith('bull:storm:'),
     ).length;
     const registryReads = commands.filter(
-      ([cmd, , keys, key]) =>
-        /^evalsha$/i.test(cmd!) && keys === '1' && key === 'bull:jobwatch:instances',
+      ([cmd, , keys, key]) => /^evalsha$/i.test(cmd!) && keys === '1' && key === beatsKey('bull'),
     ).length;
     // one per cache period, plus one already running when the storm began and
     // one the last wave may start as a period ends

@@ -29,8 +29,8 @@ beforeAll(async () => {
   health = createHealth(config);
   health.writer.start();
   health.view.start(); // the only process: it holds the fleet-view lease
-  health.server = startHealthServer(config, health);
-  expect(await health.server.listening).toBe(port);
+  const server = startHealthServer(config, health); // closed by health.stop()
+  expect(await server.listening).toBe(port);
   base = `http://127.0.0.1:${port}`;
   queue = new Queue('secret-queue-name', { connection: redis.connection });
   worker = new Worker('secret-queue-name', async () => 'ok', { connection: redis.connection });
