@@ -2,6 +2,7 @@
 // decides how that process is started and which workload it runs: the
 // standard one (workload.mjs), the API-style one (api-workload.mjs) or the
 // SDK floor (floor-workload.mjs, no BullMQ).
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
@@ -145,6 +146,26 @@ function jobwatchEnv(ports) {
     OTEL_EXPORTER_PROMETHEUS_PORT: String(ports.metrics),
     JOBWATCH_HEALTH_PORT: String(ports.health),
   };
+}
+
+/**
+ * `--compare <dir>`: every jobwatch mode once more, preloading the build in
+ * another checkout's dist/ (e.g. the commit before a change), placed right
+ * after the mode it twins so both run in the same round against the same baseline.
+ */
+export function withComparison(modes, dir) {
+  if (!dir) return modes;
+  const register = join(resolve(dir), 'dist', 'register.js');
+  return modes.flatMap((mode) => {
+    if (!mode.preload.includes(JOBWATCH)) return [mode];
+    const twin = {
+      ...mode,
+      id: `${mode.id}@compare`,
+      label: `${mode.label} [comparison build]`,
+      preload: mode.preload.map((p) => (p === JOBWATCH ? register : p)),
+    };
+    return [twin, mode];
+  });
 }
 
 export function selectModes(ids) {

@@ -5,10 +5,10 @@
 // cost on the per-job path can be found and removed.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CORES, commandLine, machine, revision } from './machine.mjs';
-import { byId } from './modes.mjs';
+import { MODES, withComparison } from './modes.mjs';
 import { FULL } from './plans.mjs';
 import { startRedis } from './redis-server.mjs';
 import { runChild } from './run-mode.mjs';
@@ -16,10 +16,13 @@ import { runChild } from './run-mode.mjs';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TOP = 25;
 
+/** dist/ folders whose code is jobwatch's: this checkout's, and a --compare checkout's. */
+const JOBWATCH_DIST = [`${ROOT}dist/`];
+
 function area(url) {
   if (!url) return '(native, GC)';
   const path = url.replace(/^file:\/\//, '');
-  if (path.startsWith(`${ROOT}dist/`)) return 'jobwatch';
+  if (JOBWATCH_DIST.some((dist) => path.startsWith(dist))) return 'jobwatch';
   const pkg = path.match(/node_modules\/((?:@[^/]+\/)?[^/]+)\/(?!.*node_modules)/);
   if (pkg) return pkg[1];
   if (url.startsWith('node:')) return 'node internals';
@@ -137,14 +140,17 @@ function markdown(mode, a, jobs) {
   ].join('\n');
 }
 
-export async function profile(ids) {
+/** `compareDir`: also offers the `<mode>@compare` twins (see withComparison). */
+export async function profile(ids, compareDir) {
+  const modes = withComparison(MODES, compareDir);
+  if (compareDir) JOBWATCH_DIST.push(`${resolve(compareDir)}/dist/`);
   const dir = fileURLToPath(new URL('./results/profiles/', import.meta.url));
   mkdirSync(dir, { recursive: true });
   const redis = await startRedis({ core: CORES.redis });
   const sections = [];
   try {
     for (const id of ids.split(',')) {
-      const mode = byId(id);
+      const mode = modes.find((m) => m.id === id);
       if (!mode) throw new Error(`unknown mode ${id}`);
       const file = join(dir, `${id}.cpuprofile`);
       const { failure } = await runChild(mode, {

@@ -1,10 +1,12 @@
 // The benchmark orchestrator: `npm run bench` (full), `node bench/run.mjs --smoke`
 // (every mode once with a few hundred jobs, for CI), `--soak` (memory over 200k
-// jobs, see soak.mjs) and `--profile <mode>` (a --cpu-prof run, see profile.mjs).
+// jobs, see soak.mjs), `--profile <mode>` (a --cpu-prof run, see profile.mjs)
+// and `--compare <checkout>` (every jobwatch mode also with that checkout's
+// dist/, in the same rounds: before/after a change).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CORES, commandLine, machine, pinning, revision } from './machine.mjs';
-import { selectModes } from './modes.mjs';
+import { selectModes, withComparison } from './modes.mjs';
 import { FULL, SMOKE } from './plans.mjs';
 import { startRedis } from './redis-server.mjs';
 import { markdown, summarize } from './report.mjs';
@@ -21,6 +23,7 @@ const { values: opts } = parseArgs({
     modes: { type: 'string' },
     jobs: { type: 'string' },
     json: { type: 'string' },
+    compare: { type: 'string' },
   },
 });
 
@@ -28,7 +31,7 @@ async function bench() {
   const plan = { ...(opts.smoke ? SMOKE : FULL) };
   if (opts.jobs) plan.jobs = Number(opts.jobs);
   const rounds = Number(opts.rounds ?? (opts.smoke ? 1 : 5));
-  const modes = selectModes(opts.modes);
+  const modes = withComparison(selectModes(opts.modes), opts.compare);
   const redis = await startRedis({ core: CORES.redis });
   const results = [];
   try {
@@ -79,7 +82,7 @@ async function main() {
       resultsDir: RESULTS,
     });
   }
-  if (opts.profile) return (await import('./profile.mjs')).profile(opts.profile);
+  if (opts.profile) return (await import('./profile.mjs')).profile(opts.profile, opts.compare);
   const { meta, modes, results } = await bench();
   const summaries = summarize(modes, results);
   const table = markdown(summaries, meta);

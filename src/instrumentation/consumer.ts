@@ -15,6 +15,7 @@
 // normally when its processor returns.
 
 import {
+  type Attributes,
   type Context,
   context,
   isSpanContextValid,
@@ -146,13 +147,15 @@ function startSpan(host: Host, state: WorkerState, job: WorkerJob, attempt: Atte
   const links: Link[] | undefined = link ? [{ context: producerSpan! }] : undefined;
   const span = host.tracer.startSpan(
     state.spanName,
-    { kind: SpanKind.CONSUMER, attributes: state.attributes, links, root: !valid || link },
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: jobAttributes(state.attributes, job),
+      links,
+      root: !valid || link,
+    },
     base,
   );
-  if (span.isRecording()) {
-    setJobAttributes(span, job);
-    setJobData(span, host, job.data);
-  }
+  if (host.captureJobData && span.isRecording()) setJobData(span, host, job.data);
   attempt.span = span;
   attempt.processorContext = trace.setSpan(base, span).setValue(CHAIN_DEPTH, link ? 1 : depth);
   attempt.internalContext = internalContext(host, attempt.processorContext);
@@ -179,16 +182,19 @@ function warnBadMetadata(queueName: string): void {
   );
 }
 
-function setJobAttributes(span: Span, job: WorkerJob): void {
-  if (job.id !== undefined) span.setAttribute(MESSAGING_MESSAGE_ID, String(job.id));
-  span.setAttribute(BULLMQ_JOB_NAME, job.name);
-  span.setAttribute(BULLMQ_JOB_ATTEMPT, (job.attemptsMade || 0) + 1);
+/** The worker's attributes and the job's, as one object for startSpan (checked in one pass, seen by samplers). */
+function jobAttributes(workerAttributes: Attributes, job: WorkerJob): Attributes {
+  const attributes: Attributes = { ...workerAttributes };
+  if (job.id !== undefined) attributes[MESSAGING_MESSAGE_ID] = String(job.id);
+  attributes[BULLMQ_JOB_NAME] = job.name;
+  attributes[BULLMQ_JOB_ATTEMPT] = (job.attemptsMade || 0) + 1;
   if (typeof job.attemptsStarted === 'number')
-    span.setAttribute(BULLMQ_JOB_ATTEMPTS_STARTED, job.attemptsStarted);
+    attributes[BULLMQ_JOB_ATTEMPTS_STARTED] = job.attemptsStarted;
   const delay = job.opts?.delay;
-  if (typeof delay === 'number' && delay > 0) span.setAttribute(BULLMQ_JOB_DELAY, delay);
+  if (typeof delay === 'number' && delay > 0) attributes[BULLMQ_JOB_DELAY] = delay;
   const parentId = job.parent?.id;
-  if (parentId !== undefined) span.setAttribute(BULLMQ_JOB_PARENT_ID, String(parentId));
+  if (parentId !== undefined) attributes[BULLMQ_JOB_PARENT_ID] = String(parentId);
+  return attributes;
 }
 
 /**

@@ -7,8 +7,8 @@
 import { type Attributes, type Context, context, type Span, trace } from '@opentelemetry/api';
 import { operationAttributes, spanName } from './attributes.js';
 import { type Host, hasNativeTelemetry, internalContext } from './host.js';
-import { aroundSend, type Send, SentCounts, startSpan } from './producer.js';
-import { withContext } from './propagation.js';
+import { aroundSend, jobAttributes, type Send, SentCounts, startSpan } from './producer.js';
+import { withSpanContext } from './propagation.js';
 import {
   BULLMQ_JOB_PARENT_ID,
   MESSAGING_BATCH_MESSAGE_COUNT,
@@ -105,14 +105,12 @@ class FlowBatch {
     const create = startSpan(
       this.host,
       spans.createName,
-      spans.create,
+      jobAttributes(spans.create, node.name, node.opts),
       parent,
-      node.name,
-      node.opts,
       node.data,
     );
     this.creates.push(create);
-    const copy: FlowNode = { ...node, opts: withContext(node.opts, trace.setSpan(parent, create)) };
+    const copy: FlowNode = { ...node, opts: withSpanContext(node.opts, parent, create) };
     if (Array.isArray(node.children))
       copy.children = node.children.map((c) => this.copy(c, parent));
     return copy;
@@ -157,8 +155,6 @@ function startFlows(host: Host, producer: FlowProducerInstance, flows: FlowNode[
     spans?.sendName ?? OP_SEND,
     spans?.send ?? operationAttributes(OP_SEND, undefined, undefined),
     active,
-    undefined,
-    undefined,
   );
   const ctx = trace.setSpan(active, span);
   const copies = flows.map((flow) => batch.copy(flow, ctx));

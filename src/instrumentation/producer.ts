@@ -17,7 +17,7 @@ import { operationAttributes, spanName } from './attributes.js';
 import { setJobData } from './capture.js';
 import { type Host, hasNativeTelemetry, internalContext } from './host.js';
 import { lighten } from './light-context.js';
-import { metadataFor, withContext, withMetadata } from './propagation.js';
+import { metadataFor, withContext, withMetadata, withSpanContext } from './propagation.js';
 import {
   BULLMQ_JOB_DELAY,
   BULLMQ_JOB_NAME,
@@ -93,22 +93,33 @@ export interface Send {
 
 const NATIVE_SEND: Send = { span: undefined, runContext: undefined };
 
+/**
+ * `base` with what one job adds (its name, its delay), as one object for
+ * startSpan: the SDK then checks every attribute in one pass, and a sampler
+ * sees them all.
+ */
+export function jobAttributes(
+  base: Attributes,
+  jobName: unknown,
+  opts: JobsOptions | undefined,
+): Attributes {
+  const delay = opts?.delay;
+  const hasDelay = typeof delay === 'number' && delay > 0;
+  if (typeof jobName !== 'string') return hasDelay ? { ...base, [BULLMQ_JOB_DELAY]: delay } : base;
+  return hasDelay
+    ? { ...base, [BULLMQ_JOB_NAME]: jobName, [BULLMQ_JOB_DELAY]: delay }
+    : { ...base, [BULLMQ_JOB_NAME]: jobName };
+}
+
 export function startSpan(
   host: Host,
   name: string,
   attributes: Attributes,
   parent: Context,
-  jobName: string | undefined,
-  opts: JobsOptions | undefined,
   data?: unknown,
 ): Span {
   const span = host.tracer.startSpan(name, { kind: SpanKind.PRODUCER, attributes }, parent);
-  if (span.isRecording()) {
-    if (typeof jobName === 'string') span.setAttribute(BULLMQ_JOB_NAME, jobName);
-    const delay = opts?.delay;
-    if (typeof delay === 'number' && delay > 0) span.setAttribute(BULLMQ_JOB_DELAY, delay);
-    setJobData(span, host, data);
-  }
+  if (host.captureJobData && span.isRecording()) setJobData(span, host, data);
   return span;
 }
 
@@ -174,10 +185,8 @@ export function wrapAdd(host: Host) {
           const span = startSpan(
             host,
             state.sendName,
-            state.sendAttributes,
+            jobAttributes(state.sendAttributes, name, opts),
             active,
-            name,
-            opts,
             data,
           );
           const ctx = trace.setSpan(active, span);
@@ -221,12 +230,9 @@ export function wrapAddBulk(host: Host) {
           const span = startSpan(
             host,
             state.sendName,
-            state.sendAttributes,
+            { ...state.sendAttributes, [MESSAGING_BATCH_MESSAGE_COUNT]: jobs.length },
             active,
-            undefined,
-            undefined,
           );
-          span.setAttribute(MESSAGING_BATCH_MESSAGE_COUNT, jobs.length);
           const ctx = trace.setSpan(active, span);
           const creates: Span[] = [];
           const copies = jobs.map((job) => {
@@ -234,15 +240,13 @@ export function wrapAddBulk(host: Host) {
             const create = startSpan(
               host,
               state.createName,
-              state.createAttributes,
+              jobAttributes(state.createAttributes, job.name, job.opts),
               ctx,
-              job.name,
-              job.opts,
               job.data,
             );
             creates.push(create);
             if (state.ownTelemetry) return job;
-            return withJobOpts(job, withContext(job.opts, trace.setSpan(ctx, create)));
+            return withJobOpts(job, withSpanContext(job.opts, ctx, create));
           });
           return [{ span, runContext: internalContext(host, ctx), creates }, [copies, ...rest]];
         },
@@ -327,13 +331,13 @@ export function wrapUpsertJobScheduler(host: Host) {
           const span = startSpan(
             host,
             state.sendName,
-            state.sendAttributes,
+            {
+              ...jobAttributes(state.sendAttributes, jobName, undefined),
+              [BULLMQ_JOB_SCHEDULER_ID]: String(schedulerId),
+            },
             active,
-            jobName,
-            undefined,
             template?.data,
           );
-          span.setAttribute(BULLMQ_JOB_SCHEDULER_ID, String(schedulerId));
           const ctx = trace.setSpan(active, span);
           const opts = state.ownTelemetry ? template?.opts : withContext(template?.opts ?? {}, ctx);
           const copy = { ...template, opts };

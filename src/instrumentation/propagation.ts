@@ -5,8 +5,9 @@
 // So a job enqueued by either side continues its trace on the other.
 // Nothing is ever written to job.data.
 
-import { type Context, createContextKey, propagation, trace } from '@opentelemetry/api';
+import { type Context, createContextKey, propagation, type Span, trace } from '@opentelemetry/api';
 import { LIGHT_ROOT } from './light-context.js';
+import { fastExtract, fastMetadata, NOT_FAST } from './trace-parent.js';
 
 /** Longer metadata is not a trace header we wrote or would read: ignored, job processes as a new root. */
 const MAX_METADATA_LENGTH = 8192;
@@ -35,6 +36,22 @@ const MEMBER_PREFIX = `${MEMBER_KEY}=`;
 
 /** The metadata string for `ctx`, or undefined when the propagator writes nothing (e.g. no SDK). */
 export function metadataFor(ctx: Context): string | undefined {
+  const fast = fastMetadata(ctx, trace.getSpanContext(ctx), depthMember(ctx));
+  return fast === NOT_FAST ? injected(ctx) : fast;
+}
+
+/** metadataFor(trace.setSpan(ctx, span)), without making that context when the fast path applies. */
+export function metadataForSpan(ctx: Context, span: Span): string | undefined {
+  const fast = fastMetadata(ctx, span.spanContext(), depthMember(ctx));
+  return fast === NOT_FAST ? injected(trace.setSpan(ctx, span)) : fast;
+}
+
+function depthMember(ctx: Context): string | undefined {
+  const depth = ctx.getValue(CHAIN_DEPTH) as number | undefined;
+  return depth === undefined ? undefined : `${MEMBER_PREFIX}d${depth + 1}`;
+}
+
+function injected(ctx: Context): string | undefined {
   const carrier: Record<string, string> = {};
   propagation.inject(ctx, carrier);
   const depth = ctx.getValue(CHAIN_DEPTH) as number | undefined;
@@ -71,6 +88,11 @@ export function withContext<T>(opts: T, ctx: Context): T {
   return takesContext(opts) ? withMetadata(opts, metadataFor(ctx)) : opts;
 }
 
+/** withContext(opts, trace.setSpan(ctx, span)). */
+export function withSpanContext<T>(opts: T, ctx: Context, span: Span): T {
+  return takesContext(opts) ? withMetadata(opts, metadataForSpan(ctx, span)) : opts;
+}
+
 /** withContext with the metadata already made (e.g. once for a whole batch); `opts` itself when there is none. */
 export function withMetadata<T>(opts: T, metadata: string | undefined): T {
   if (metadata === undefined || !takesContext(opts)) return opts;
@@ -91,6 +113,8 @@ function takesContext(opts: unknown): boolean {
  */
 export function contextFromMetadata(metadata: unknown): Context | undefined {
   if (typeof metadata !== 'string' || metadata.length > MAX_METADATA_LENGTH) return undefined;
+  const fast = fastExtract(metadata, LIGHT_ROOT);
+  if (fast !== NOT_FAST) return fast;
   let carrier: unknown;
   try {
     carrier = JSON.parse(metadata);
