@@ -31,6 +31,9 @@
 //   running its processor) is read from the job.
 // - A Queue's construction (no QueueBase method called from the constructor
 //   up to 5.1.12): Queue.waitUntilReady, which every Queue constructor calls.
+// - The version a Queue or Worker was made by (the worker registry shows it;
+//   RedisConnection.packageVersion only from 5.25): the version the module
+//   loader read from BullMQ's package.json, kept on QueueBase.prototype.
 // Nothing is missing in any version: spans, metrics and health are the same.
 // (BullMQ 6.0.0 itself needs ioredis installed by the app: its utils require
 // `ioredis/built/utils` while ioredis is an optional peer.)
@@ -60,4 +63,17 @@ export function deferredFailureOf(job: object): Error | undefined {
   const err = new Error(reason);
   err.name = 'UnrecoverableError';
   return err;
+}
+
+const MODULE_VERSION = Symbol('jobwatch.bullmqVersion');
+
+/** Keeps the version of the BullMQ module being patched where its objects can read it. */
+export function recordModuleVersion(base: object | undefined, version: string | undefined): void {
+  if (base !== undefined && version)
+    Object.defineProperty(base, MODULE_VERSION, { value: version, configurable: true });
+}
+
+/** The version recordModuleVersion kept for the BullMQ that made `user` (undefined if not patched). */
+export function moduleVersionOf(user: object): string | undefined {
+  return (user as { [MODULE_VERSION]?: string })[MODULE_VERSION];
 }

@@ -31,7 +31,7 @@ import {
 import type { LifecycleObserver } from '../lifecycle.js';
 import { guard } from '../log.js';
 import { VERSION } from '../version.js';
-import { constructionHook, hasFailedHook } from './bullmq-versions.js';
+import { constructionHook, hasFailedHook, recordModuleVersion } from './bullmq-versions.js';
 import { DEFAULT_CAPTURE_MAX_BYTES } from './capture.js';
 import {
   jobTraceContextOf,
@@ -158,8 +158,11 @@ export class BullMQInstrumentation
     return new InstrumentationNodeModuleDefinition(
       'bullmq',
       VERSIONS,
-      (exports: BullMQExports) => {
-        guard('instrumentation.patch', () => this.patch(this.patchList(exports)));
+      (exports: BullMQExports, moduleVersion?: string) => {
+        guard('instrumentation.patch', () => {
+          recordModuleVersion(exports.QueueBase?.prototype, moduleVersion);
+          this.patch(this.patchList(exports));
+        });
         return exports;
       },
       (exports: BullMQExports) => {

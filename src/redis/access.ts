@@ -3,6 +3,7 @@
 // for a Worker or Queue (BullMQ 5: `client`; BullMQ 6: `getBackend().client` on the
 // Redis backend), or a connection of its own from JOBWATCH_REDIS_URL.
 
+import { moduleVersionOf } from '../instrumentation/bullmq-versions.js';
 import type { QueueUserLike } from '../lifecycle.js';
 
 /** The little jobwatch needs of a Redis client: Lua scripts and its status. */
@@ -75,11 +76,11 @@ export function bullmqStore(user: QueueUserLike): BullmqStore {
   return { kind: 'redis', client: object.client as Promise<RedisScriptClient> };
 }
 
-/** The BullMQ version that created `user` (6.x: its backend; 5.x: its connection). */
+/** The BullMQ version that created `user` (6.x: its backend; 5.x: its connection, or before 5.25 the module's). */
 export function bullmqVersion(user: QueueUserLike): string {
   const object = user as BullmqObject;
   if (typeof object.getBackend === 'function') return object.getBackend().version ?? '';
-  return object.connection?.packageVersion ?? '';
+  return object.connection?.packageVersion || moduleVersionOf(user) || '';
 }
 
 /**

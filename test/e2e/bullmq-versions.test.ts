@@ -1,10 +1,11 @@
 // Every BullMQ version of the test matrix (test/versions, and the package's
 // own 6) in a real app started with `--require jobwatch/register`: its jobs
 // are processed, a failing one fails as it would without jobwatch,
-// worker.close() resolves and the process exits by itself, and the spans
-// arrive. Older 5.x pass arguments and report failures differently
+// worker.close() resolves and the process exits by itself, the spans
+// arrive, and the worker registry names the version. Older 5.x pass arguments and report failures differently
 // (src/instrumentation/bullmq-versions.ts).
 import { describe, expect, it } from 'vitest';
+import { instanceKey } from '../../src/health/registry-keys.js';
 import { bullmqPath, bullmqVersion, matrixVersions } from '../helpers/bullmq-majors.js';
 import { spawnNode } from '../helpers/node-process.js';
 import { waitFor } from '../helpers/ports.js';
@@ -58,6 +59,14 @@ describe('a preloaded app on each BullMQ version', () => {
         (s) => s.kind === SPAN_KIND.PRODUCER && s.name === `send ${queue}`,
       );
       expect(sends).toHaveLength(JOBS);
+
+      const workerId = app.stdout.match(/^worker (\S+)$/m)?.[1];
+      const registry = setup.redis.client();
+      try {
+        expect(await registry.hget(instanceKey('bull', workerId!), 'bullmqVersion')).toBe(version);
+      } finally {
+        registry.disconnect();
+      }
     },
   );
 });
