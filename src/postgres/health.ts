@@ -3,19 +3,16 @@
 // there. One registry per database and schema in use (see registry-store.ts).
 
 import type { WorkerInstance } from '../health/instances.js';
+import type { RegistryRead, RegistryStore } from '../health/registry/store.js';
 import type { QueueUserLike } from '../lifecycle.js';
 import { describeError, logInfo, warnRateLimited } from '../log.js';
 import { withTimeout } from '../redis/access.js';
 import { databaseIdentity, PostgresRegistries, postgresBackendOf } from './backend.js';
-import {
-  type PostgresRegistryRead,
-  type PostgresRegistryStore,
-  RegistryUnavailableError,
-} from './registry-store.js';
+import { type PostgresRegistryStore, RegistryUnavailableError } from './registry-store.js';
 
 export interface PostgresRead {
   source: { key: string; prefix: string };
-  read?: PostgresRegistryRead;
+  read?: RegistryRead;
   error?: string;
   /** performance.now() when the read returned. */
   at: number;
@@ -67,11 +64,34 @@ export class PostgresHealth {
     return true;
   }
 
-  /** One bounded read of each registry in use. */
-  reads(timeoutMs: number): Promise<PostgresRead[]> {
+  /**
+   * The registries that can work here, for the fleet-view lease: a store whose
+   * tables cannot be created never holds it (said once, as for its beats).
+   */
+  sources(): {
+    key: string;
+    prefix: string;
+    store: Pick<RegistryStore, 'lease' | 'releaseLease'>;
+  }[] {
+    return this.registries.stores().flatMap((store) => {
+      const label = this.labelOf(store);
+      if (this.unavailable.has(label)) return [];
+      const lease: RegistryStore['lease'] = (holder, ttlMs, takeOver) =>
+        store.lease(holder, ttlMs, takeOver).catch((err: unknown) => {
+          if (this.isUnavailable(label, err)) return false;
+          throw err;
+        });
+      const releaseLease = (holder: string) => store.releaseLease(holder);
+      return [{ key: label, prefix: label, store: { lease, releaseLease } }];
+    });
+  }
+
+  /** One bounded read of each registry `wanted` (by its key, as in sources()). */
+  reads(timeoutMs: number, wanted: (key: string) => boolean): Promise<PostgresRead[]> {
+    const stores = this.registries.stores().filter((store) => wanted(this.labelOf(store)));
     return Promise.all(
-      this.registries.stores().map(async (store) => {
-        const label = this.labels.get(store) ?? `PostgreSQL ${store.schema}`;
+      stores.map(async (store) => {
+        const label = this.labelOf(store);
         const source = { key: label, prefix: label };
         if (this.unavailable.has(label)) {
           return { source, error: this.unavailable.get(label), at: performance.now() };
@@ -91,6 +111,10 @@ export class PostgresHealth {
         }
       }),
     );
+  }
+
+  private labelOf(store: PostgresRegistryStore): string {
+    return this.labels.get(store) ?? `PostgreSQL ${store.schema}`;
   }
 
   /** True (and said once) when `err` means this registry cannot work here at all. */

@@ -22,11 +22,13 @@
 // 3 statements up to 99 running and 99 stopped instances, one more per
 // further 100 of either. The tables are created (if missing) once per store.
 
+import type { RegistryRead, RegistryStore } from '../health/registry/store.js';
 import {
   decodeFields,
   type InstanceFields,
   MAX_INSTANCES_PER_PREFIX,
   MISSED_BEATS_FOR_DEAD,
+  PAGE_SIZE,
   type WrittenFields,
 } from '../health/registry-keys.js';
 
@@ -38,9 +40,6 @@ export interface PgQueryable {
 export const REGISTRY_TABLE = 'jobwatch_instances';
 export const LEASE_TABLE = 'jobwatch_lease';
 
-/** Most rows one read returns, so a read stays short whatever the fleet's size. */
-export const PAGE_SIZE = 100;
-
 /** Why the registry cannot be used here (e.g. no right to create its table); said in one line. */
 export class RegistryUnavailableError extends Error {}
 
@@ -51,16 +50,7 @@ const COLUMNS = `id, name, queue, status, fields,
 
 const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::float8';
 
-/** What a read returns (the RegistryRead of health/registry/store.ts). */
-export interface PostgresRegistryRead {
-  /** The database's time (ms) at the end of the read. */
-  now: number;
-  instances: InstanceFields[];
-  /** Stopped entries left out because of MAX_INSTANCES_PER_PREFIX (the oldest ones). */
-  dropped: number;
-}
-
-export class PostgresRegistryStore {
+export class PostgresRegistryStore implements RegistryStore {
   readonly table: string;
   private readonly leaseTable: string;
   private ready: Promise<void> | undefined;
@@ -149,9 +139,9 @@ export class PostgresRegistryStore {
    * The whole registry in bounded pages: running, hung and dead by dead_at
    * (the dead first), then the newest stopped, up to MAX_INSTANCES_PER_PREFIX;
    * then a purge by retention, which also reads the clock. Every field is
-   * read: jsonb is one column.
+   * read, whatever the depth asked for: jsonb is one column.
    */
-  async read(): Promise<PostgresRegistryRead> {
+  async read(): Promise<RegistryRead> {
     await this.ensureTable();
     const live = await this.readIndex('live', MAX_INSTANCES_PER_PREFIX);
     const stopped = await this.readIndex('stopped', MAX_INSTANCES_PER_PREFIX - live.length);

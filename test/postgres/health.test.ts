@@ -31,12 +31,7 @@ async function statusBecomes(metricsUrl: string, name: string, value: number) {
 describe('worker health on PostgreSQL', () => {
   it('a SIGKILLed worker is reported 0 by another process within 3 beats and one collection', async () => {
     const healthPort = await freePort();
-    const view = await setup.app({
-      ROLE: 'queue',
-      QUEUE: 'kill',
-      ADD_JOBS: '0',
-      JOBWATCH_HEALTH_PORT: String(healthPort),
-    });
+    const view = await setup.view({ QUEUE: 'kill', JOBWATCH_HEALTH_PORT: String(healthPort) });
     const worker = await setup.app({ ROLE: 'worker', QUEUE: 'kill', WORKER_NAME: 'pg-killed' });
     await waitFor(() => worker.stdout.includes('ready'), { what: 'the worker' });
     await statusBecomes(view.metricsUrl, 'pg-killed', 1);
@@ -64,8 +59,24 @@ describe('worker health on PostgreSQL', () => {
     expect(view.stderr).not.toMatch(/unavailable|unreadable/);
   });
 
+  it('the fleet-view lease moves: a survivor reports the worker that died with the holder', async () => {
+    const holder = await setup.view({ QUEUE: 'takeover' });
+    const survivor = await setup.app({ ROLE: 'queue', QUEUE: 'takeover', ADD_JOBS: '0' });
+    const worker = await setup.app({ ROLE: 'worker', QUEUE: 'takeover', WORKER_NAME: 'pg-gone' });
+    await statusBecomes(holder.metricsUrl, 'pg-gone', 1);
+    expect(await status(survivor.metricsUrl, 'pg-gone')).toBeUndefined(); // one view exports the fleet
+    holder.child.kill('SIGKILL');
+    worker.child.kill('SIGKILL');
+    const ms = await statusBecomes(survivor.metricsUrl, 'pg-gone', 0);
+    console.log(
+      `PostgreSQL: holder and worker SIGKILLed -> survivor reports 0 in ${Math.round(ms)} ms`,
+    );
+    // The lease lapses within 2 beats, the worker is dead after 3: one collection and slack on top.
+    expect(ms).toBeLessThanOrEqual(MISSED_BEATS_FOR_DEAD * INTERVAL + 2 * INTERVAL + 2000);
+  });
+
   it('a worker closed by SIGTERM is reported stopped at once, from the row it wrote on its way out', async () => {
-    const view = await setup.app({ ROLE: 'queue', QUEUE: 'term', ADD_JOBS: '0' });
+    const view = await setup.view({ QUEUE: 'term' });
     const worker = await setup.app({ ROLE: 'worker', QUEUE: 'term', WORKER_NAME: 'pg-term' });
     await statusBecomes(view.metricsUrl, 'pg-term', 1);
     expect((await worker.stop('SIGTERM')).signal).toBe('SIGTERM');

@@ -4,9 +4,10 @@
 import { afterAll, afterEach, beforeAll } from 'vitest';
 // @ts-expect-error: plain ESM JavaScript shared with the demo, no type declarations
 import { startOtlpReceiver } from '../../examples/otlp-receiver.mjs';
+import { LEASE_TABLE } from '../../src/postgres/registry-store.js';
 import { killAll, type NodeProcess, spawnNode } from '../helpers/node-process.js';
-import { freePort } from '../helpers/ports.js';
-import { PostgresCluster, PostgresDatabase } from '../helpers/postgres.js';
+import { freePort, waitFor } from '../helpers/ports.js';
+import { BULLMQ_SCHEMA, PostgresCluster, PostgresDatabase } from '../helpers/postgres.js';
 import type { Receiver } from '../helpers/preloaded.js';
 
 export interface PostgresAppSetup {
@@ -19,6 +20,8 @@ export interface PostgresAppSetup {
     env: Record<string, string>,
     preload?: '--require' | '--import',
   ): Promise<NodeProcess & { metricsUrl: string }>;
+  /** Starts the fixture app as a view (a process holding a Queue) and waits until it holds the fleet-view lease. */
+  view(env: Record<string, string>): Promise<NodeProcess & { metricsUrl: string }>;
 }
 
 export function usePostgresApps({ ownCluster = false } = {}): PostgresAppSetup {
@@ -38,6 +41,19 @@ export function usePostgresApps({ ownCluster = false } = {}): PostgresAppSetup {
         ...env,
       });
       return Object.assign(proc, { metricsUrl: `http://127.0.0.1:${port}/metrics` });
+    },
+    async view(env) {
+      const proc = await setup.app({ ROLE: 'queue', ADD_JOBS: '0', ...env });
+      await waitFor(
+        async () => {
+          const { rows } = await setup.db
+            .query(`SELECT holder FROM ${BULLMQ_SCHEMA}.${LEASE_TABLE}`)
+            .catch(() => ({ rows: [] as { holder: string }[] }));
+          return String(rows[0]?.holder ?? '').includes(`:${proc.pid}:`);
+        },
+        { what: 'the view holding the fleet-view lease' },
+      );
+      return proc;
     },
   };
   beforeAll(async () => {

@@ -9,7 +9,8 @@
 //     prefix: the holder of a lease in Redis, taken with SET NX PX and renewed
 //     every beat (TTL two beats), so a survivor takes over within about two
 //     intervals of the holder's death. `jobwatch monitor` claims it over any
-//     process (registry/redis-store.ts). The CLI reads the whole registry.
+//     process (registry/redis-store.ts). A PostgreSQL registry (src/postgres)
+//     has the same lease, in its own table. The CLI reads the whole registry.
 //
 // Cost: non-holders pay one O(1) lease call per interval and prefix. The
 // holder reads the registry in pages of PAGE_SIZE, at most once per
@@ -33,7 +34,7 @@ import {
   type Verdict,
 } from '../registry-keys.js';
 import { redisStore } from './redis-store.js';
-import type { RegistryRead } from './store.js';
+import type { RegistryRead, RegistryStore } from './store.js';
 
 export interface InstanceView extends InstanceFields {
   verdict: Verdict;
@@ -97,8 +98,6 @@ interface CachedRead {
   unreachable?: boolean;
   /** performance.now() when the read returned. */
   at: number;
-  /** PostgreSQL registries: read by every view (they have no lease yet). */
-  everyView?: boolean;
 }
 
 interface ScopeCache {
@@ -143,13 +142,13 @@ export class RegistryView {
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
-    const held = this.connections.sources().filter((s) => this.held.has(s.key));
+    const held = this.stores().filter((s) => this.held.has(s.key));
     this.held.clear();
     await Promise.all(
       held.map(
         (s) =>
           withTimeout(
-            redisStore(s.client, s.prefix).releaseLease(this.holder),
+            s.store.releaseLease(this.holder),
             this.settings.timeoutMs,
             'releasing the fleet-view lease',
           ).catch(() => undefined), // it expires on its own within two beats
@@ -177,18 +176,28 @@ export class RegistryView {
     return cache;
   }
 
+  /** Every registry this process knows and its store: Redis prefixes and PostgreSQL schemas alike. */
+  private stores(): {
+    key: string;
+    prefix: string;
+    store: Pick<RegistryStore, 'lease' | 'releaseLease'>;
+  }[] {
+    const redis = this.connections.sources().map((s) => ({
+      key: s.key,
+      prefix: s.prefix,
+      store: redisStore(s.client, s.prefix),
+    }));
+    return [...redis, ...(this.postgres?.sources() ?? [])];
+  }
+
   private async renewLeases(): Promise<void> {
     const ttl = 2 * this.settings.intervalMs;
     await Promise.all(
-      this.connections.sources().map(async (source) => {
+      this.stores().map(async (source) => {
         let holds = false;
         try {
           holds = await withTimeout(
-            redisStore(source.client, source.prefix).lease(
-              this.holder,
-              ttl,
-              !!this.settings.monitor,
-            ),
+            source.store.lease(this.holder, ttl, !!this.settings.monitor),
             this.settings.timeoutMs,
             'the fleet-view lease',
           );
@@ -211,9 +220,12 @@ export class RegistryView {
       .filter((s) => scope === 'fleet' || this.held.has(s.key));
     const [redis, postgres] = await Promise.all([
       Promise.all(sources.map((source) => this.read(source, scope))),
-      this.postgres?.reads(this.settings.timeoutMs) ?? [],
+      this.postgres?.reads(
+        this.settings.timeoutMs,
+        (key) => scope === 'fleet' || this.held.has(key),
+      ) ?? [],
     ]);
-    cache.reads = [...redis, ...postgres.map((read) => ({ ...read, everyView: true }))];
+    cache.reads = [...redis, ...postgres];
     const now = performance.now();
     let until = now + this.settings.cacheMs;
     for (const entry of cache.reads) {
@@ -260,7 +272,7 @@ export class RegistryView {
   private judge(reads: CachedRead[], fleet: boolean): RegistrySnapshot {
     const local = performance.now();
     const byId = new Map<string, InstanceView>();
-    const shown = reads.filter((read) => fleet || read.everyView);
+    const shown = fleet ? reads : [];
     let now = 0;
     for (const entry of shown) {
       if (!entry.read) continue;
