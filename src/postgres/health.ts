@@ -59,7 +59,7 @@ export class PostgresHealth {
       instance.startedWrittenAt ||= at;
       instance.lastWrittenAt = at;
     } catch (err) {
-      if (!this.isUnavailable(label, err)) throw err;
+      if (!this.isUnavailable(label, err)) this.failed(label, `heartbeat of ${instance.name}`, err);
     }
     return true;
   }
@@ -78,8 +78,9 @@ export class PostgresHealth {
       if (this.unavailable.has(label)) return [];
       const lease: RegistryStore['lease'] = (holder, ttlMs, takeOver) =>
         store.lease(holder, ttlMs, takeOver).catch((err: unknown) => {
-          if (this.isUnavailable(label, err)) return false;
-          throw err;
+          // Not holding it while the database is away: the row lapses on its own.
+          if (!this.isUnavailable(label, err)) this.failed(label, 'the fleet-view lease', err);
+          return false;
         });
       const releaseLease = (holder: string) => store.releaseLease(holder);
       return [{ key: label, prefix: label, store: { lease, releaseLease } }];
@@ -110,6 +111,14 @@ export class PostgresHealth {
           return { source, error, at: performance.now() };
         }
       }),
+    );
+  }
+
+  /** A statement that failed now (the database is away, say): one line a minute; the next beat retries. */
+  private failed(label: string, what: string, err: unknown): void {
+    warnRateLimited(
+      `postgres:${label}:${what}`,
+      `${what} on ${label} failed (retrying every beat): ${describeError(err)}`,
     );
   }
 
