@@ -14,6 +14,7 @@
 // `bullmq_queue_jobs{bullmq_job_state="waiting"}`, never adds the two up.
 
 import type { JobwatchRuntime } from '../runtime.js';
+import { DurationHistograms } from './histogram-cells.js';
 import { JobMetrics } from './job-metrics.js';
 import { QueueDepth } from './queue-depth.js';
 
@@ -22,7 +23,9 @@ export { createMetricReaders } from './readers.js';
 /** Starts the job metrics and, unless JOBWATCH_QUEUE_DEPTH=false, queue depth (returned for others to read). */
 export function startMetrics(runtime: JobwatchRuntime): QueueDepth | undefined {
   const { config, instrumentation, meter } = runtime;
-  instrumentation.addObserver(new JobMetrics(meter));
+  instrumentation.addObserver(
+    new JobMetrics(meter, new DurationHistograms(meter, runtime.series, config)),
+  );
   if (!config.queueDepth) return undefined;
   const depth = new QueueDepth(meter, config);
   instrumentation.addObserver(depth);

@@ -3,7 +3,8 @@
 //
 // Hot path: every hook runs once per job. Series are looked up in Maps keyed
 // by (queue, worker name, job name, error type) and built once; a hook then
-// costs a few Map lookups, additions and at most two histogram records.
+// costs a few Map lookups, additions and at most two histogram records, each
+// into a series held here (histogram-cells.ts).
 // Nothing here talks to Redis.
 //
 // Attributes are bounded: queue, job name, worker name and error.type (the
@@ -13,9 +14,14 @@
 // OVERFLOW rather than growing the series set without end; every value is
 // capped in length too (label-values.ts).
 
-import type { Attributes, Histogram, Meter } from '@opentelemetry/api';
+import type { Attributes, Meter } from '@opentelemetry/api';
 import type { AttemptOutcome, JobLike, LifecycleObserver, WorkerLike } from '../lifecycle.js';
 import { boundedEntry, CellCounter, type CounterCell } from './counter-cells.js';
+import {
+  type DurationHistogram,
+  DurationHistograms,
+  type HistogramSeries,
+} from './histogram-cells.js';
 import { boundedLabel } from './label-values.js';
 
 export const MAX_JOB_NAMES_PER_QUEUE = 200;
@@ -34,6 +40,7 @@ export const WAIT_BUCKETS = [...PROCESS_BUCKETS, 1800, 3600];
 /** The failure series of one (queue, worker, job name) for one error type. */
 interface FailureSeries {
   consumed: CounterCell;
+  duration: HistogramSeries;
   retries: CounterCell;
   failed: CounterCell;
 }
@@ -42,6 +49,8 @@ interface FailureSeries {
 interface JobSeries {
   readonly base: Attributes;
   readonly consumed: CounterCell;
+  readonly duration: HistogramSeries;
+  readonly wait: HistogramSeries;
   readonly waitAttributes: Attributes;
   readonly failures: Map<string, FailureSeries>;
 }
@@ -72,14 +81,15 @@ export class JobMetrics implements LifecycleObserver {
   private readonly retries: CellCounter;
   private readonly failed: CellCounter;
   private readonly stalled: CellCounter;
-  private readonly processDuration: Histogram;
-  private readonly waitDuration: Histogram;
+  private readonly processDuration: DurationHistogram;
+  private readonly waitDuration: DurationHistogram;
 
   private readonly sentByQueue = new Map<string, Map<string, CounterCell>>();
   private readonly workers = new Map<string, WorkerSeries>();
   private readonly workerOf = new WeakMap<WorkerLike, WorkerSeries>();
 
-  constructor(meter: Meter) {
+  /** `histograms`: where durations are recorded (the SDK's histograms unless given). */
+  constructor(meter: Meter, histograms = new DurationHistograms(meter, undefined, undefined)) {
     this.sent = new CellCounter(meter, 'messaging.client.sent.messages', {
       description: 'Messages (jobs) added to a queue; a bulk add counts each job.',
       unit: '{message}',
@@ -89,17 +99,17 @@ export class JobMetrics implements LifecycleObserver {
         'Processing attempts that ended; error.type is set when the processor threw (retried or failed).',
       unit: '{message}',
     });
-    this.processDuration = meter.createHistogram('messaging.process.duration', {
+    this.processDuration = histograms.create('messaging.process.duration', {
       description:
         'Duration of one processing attempt, from processor start to the job moved to completed, failed or retry.',
       unit: 's',
-      advice: { explicitBucketBoundaries: PROCESS_BUCKETS },
+      boundaries: PROCESS_BUCKETS,
     });
-    this.waitDuration = meter.createHistogram('bullmq.job.wait.duration', {
+    this.waitDuration = histograms.create('bullmq.job.wait.duration', {
       description:
         'Time a job waited in the queue, from when it became ready (added, or its delay ended) to the start of its first processing attempt.',
       unit: 's',
-      advice: { explicitBucketBoundaries: WAIT_BUCKETS },
+      boundaries: WAIT_BUCKETS,
     });
     this.retries = new CellCounter(meter, 'bullmq.job.retries', {
       description: 'Failed attempts after which BullMQ scheduled another attempt.',
@@ -141,19 +151,19 @@ export class JobMetrics implements LifecycleObserver {
     // backoff ended, and a guess would blend backoff into queue wait.
     const readyAt = job.timestamp + (job.opts.delay ?? 0);
     const waited = Math.max(0, startedAt - readyAt) / 1000;
-    this.waitDuration.record(waited, this.jobSeries(worker, job.name).waitAttributes);
+    this.jobSeries(worker, job.name).wait.record(waited);
   }
 
   attemptEnded(worker: WorkerLike, job: JobLike, outcome: AttemptOutcome, durationMs: number) {
     const series = this.jobSeries(worker, job.name);
     if (outcome.status === 'completed') {
       series.consumed.value++;
-      this.processDuration.record(durationMs / 1000, series.consumed.attributes);
+      series.duration.record(durationMs / 1000);
       return;
     }
     const failure = this.failureSeries(series, outcome.errorType);
     failure.consumed.value++;
-    this.processDuration.record(durationMs / 1000, failure.consumed.attributes);
+    failure.duration.record(durationMs / 1000);
     if (outcome.status === 'retry') failure.retries.value++;
     else failure.failed.value++;
   }
@@ -195,7 +205,14 @@ export class JobMetrics implements LifecycleObserver {
         'messaging.operation.name': 'process',
         ...waitAttributes,
       };
-      return { base, waitAttributes, consumed: this.consumed.cell(base), failures: new Map() };
+      return {
+        base,
+        waitAttributes,
+        consumed: this.consumed.cell(base),
+        duration: this.processDuration.series(base),
+        wait: this.waitDuration.series(waitAttributes),
+        failures: new Map(),
+      };
     });
   }
 
@@ -208,8 +225,10 @@ export class JobMetrics implements LifecycleObserver {
       (type) => {
         const errorType = boundedLabel(type);
         const attributes = { ...series.waitAttributes, 'error.type': errorType };
+        const consumed = { ...series.base, 'error.type': errorType };
         return {
-          consumed: this.consumed.cell({ ...series.base, 'error.type': errorType }),
+          consumed: this.consumed.cell(consumed),
+          duration: this.processDuration.series(consumed),
           retries: this.retries.cell(attributes),
           failed: this.failed.cell(attributes),
         };

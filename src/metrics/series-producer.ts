@@ -19,11 +19,19 @@ export interface GaugeFamily {
 
 export type GaugeSource = () => Promise<GaugeFamily[]>;
 
+/** Metric data made whole by its owner (e.g. jobwatch's histogram cells, histogram-cells.ts). */
+export type MetricSource = () => MetricData[];
+
 export class SeriesProducer implements MetricProducer {
   private readonly sources: GaugeSource[] = [];
+  private readonly metricSources: MetricSource[] = [];
 
   add(source: GaugeSource): void {
     this.sources.push(source);
+  }
+
+  addMetrics(source: MetricSource): void {
+    this.metricSources.push(source);
   }
 
   async collect(): Promise<CollectionResult> {
@@ -47,6 +55,7 @@ export class SeriesProducer implements MetricProducer {
           value,
         })),
       }));
+    for (const source of this.metricSources) metrics.push(...source());
     return {
       resourceMetrics: {
         resource: undefined as never, // the reader uses the SDK's resource instead
