@@ -114,6 +114,12 @@ export class PostgresHealth {
     );
   }
 
+  /** `unavailable (why)` for /health/queues while a registry cannot work here; undefined otherwise. */
+  status(): string | undefined {
+    const reasons = [...this.unavailable].map(([label, why]) => `${label}: ${why}`);
+    return reasons.length > 0 ? `unavailable (${reasons.join('; ')})` : undefined;
+  }
+
   /** A statement that failed now (the database is away, say): one line a minute; the next beat retries. */
   private failed(label: string, what: string, err: unknown): void {
     warnRateLimited(

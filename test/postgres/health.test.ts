@@ -64,6 +64,7 @@ describe('worker health on PostgreSQL', () => {
     const survivor = await setup.app({ ROLE: 'queue', QUEUE: 'takeover', ADD_JOBS: '0' });
     const worker = await setup.app({ ROLE: 'worker', QUEUE: 'takeover', WORKER_NAME: 'pg-gone' });
     await statusBecomes(holder.metricsUrl, 'pg-gone', 1);
+    await waitFor(() => scrape(survivor.metricsUrl), { what: "the survivor's /metrics" });
     expect(await status(survivor.metricsUrl, 'pg-gone')).toBeUndefined(); // one view exports the fleet
     holder.child.kill('SIGKILL');
     worker.child.kill('SIGKILL');
@@ -105,16 +106,31 @@ describe('worker health on PostgreSQL', () => {
       const url = new URL(db.url);
       url.username = role;
       const env = { PG_URL: url.toString(), QUEUE: 'limited', WORKER_NAME: 'pg-limited' };
-      const worker = await setup.app({ ...env, ROLE: 'worker' });
+      const healthPort = await freePort();
+      const worker = await setup.app({
+        ...env,
+        ROLE: 'worker',
+        JOBWATCH_HEALTH_PORT: String(healthPort),
+      });
       const producer = await setup.app({ ...env, ROLE: 'producer', ADD_JOBS: '5' });
       expect((await producer.exited).code, producer.stderr).toBe(0);
       await waitFor(() => processed(worker).length === 5, { what: 'the jobs' });
       await new Promise((r) => setTimeout(r, 4 * INTERVAL)); // more beats and collections: still one line
-      const lines = worker.stderr.split('\n').filter((l) => l.includes('[jobwatch]'));
+      const lines = worker.stderr
+        .split('\n')
+        .filter((l) => l.includes('[jobwatch]') && !l.includes('health endpoints on'));
       expect(lines).toEqual([
         `[jobwatch] heartbeats are unavailable on PostgreSQL ${url.toString().replace(`${role}@`, '')} ${BULLMQ_SCHEMA}: the database user cannot create "${BULLMQ_SCHEMA}".${REGISTRY_TABLE} (permission denied for schema ${BULLMQ_SCHEMA}); create it once as the schema's owner (see the README, "Worker health on PostgreSQL"); jobs, tracing and metrics are unaffected`,
       ]);
       expect(worker.running).toBe(true);
+      const report = (await (
+        await fetch(`http://127.0.0.1:${healthPort}/health/queues`)
+      ).json()) as {
+        heartbeats?: string;
+      };
+      expect(report.heartbeats).toMatch(
+        /^unavailable \(PostgreSQL .*: the database user cannot create/,
+      );
       expect(await status(worker.metricsUrl, 'pg-limited')).toBe(1); // its own workers, from memory
     } finally {
       await db.drop();

@@ -299,7 +299,7 @@ export class RegistryView {
       fleet,
       sources,
       heartbeatsUnavailable: [...this.connections.unavailable],
-      heartbeats: this.writer.errors.status(),
+      heartbeats: this.writer.errors.status() ?? this.postgres?.status(),
       instances,
       workers: groupInstances(instances, now),
     };
