@@ -88,6 +88,23 @@ describe('worker health on PostgreSQL', () => {
     await statusBecomes(view.metricsUrl, 'pg-term', 0);
   });
 
+  it('an app that closes its worker on SIGTERM is reported stopped cleanly, after BullMQ closed its pool', async () => {
+    const view = await setup.view({ QUEUE: 'graceful' });
+    const worker = await setup.app({
+      ROLE: 'worker',
+      QUEUE: 'graceful',
+      WORKER_NAME: 'pg-graceful',
+      APP_SIGTERM: '1',
+    });
+    await statusBecomes(view.metricsUrl, 'pg-graceful', 1);
+    expect(await worker.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    const { rows } = await setup.db.query(
+      `SELECT status, fields->>'reason' AS reason FROM ${BULLMQ_SCHEMA}.${REGISTRY_TABLE} WHERE name = 'pg-graceful'`,
+    );
+    expect(rows).toEqual([{ status: 'stopped', reason: 'stopped cleanly (worker.close())' }]);
+    expect(worker.stderr).not.toContain('[jobwatch]');
+  });
+
   it('a database user without CREATE rights: one clear line, heartbeats unavailable, every job processed', async () => {
     const db = await PostgresDatabase.create(); // no registry table yet
     const role = `jobwatch_app_${process.pid}`;
