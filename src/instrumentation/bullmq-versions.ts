@@ -38,7 +38,26 @@
 // (BullMQ 6.0.0 itself needs ioredis installed by the app: its utils require
 // `ioredis/built/utils` while ioredis is an optional peer.)
 
+import { logError } from '../log.js';
+
 type Prototype = Record<string, unknown> | undefined;
+
+/** The BullMQ versions jobwatch patches (the package's peer range). */
+export const SUPPORTED_RANGE = '>=5.0.0 <7';
+
+const reported = new Set<string>();
+
+/** One line per BullMQ version outside SUPPORTED_RANGE that the app loads (called for every BullMQ). */
+export function reportUnsupported(version: string | undefined): void {
+  const major = Number(version?.split('.')[0]);
+  if (major === 5 || major === 6) return;
+  const name = version ?? '(unknown version)';
+  if (reported.has(name)) return;
+  reported.add(name);
+  logError(
+    `BullMQ ${name} is not supported (jobwatch works with bullmq ${SUPPORTED_RANGE}): it is left unpatched, so its jobs get no spans, metrics or worker health`,
+  );
+}
 
 /** From 5.53.3 Worker.handleFailed is a method that receives what the processor threw. */
 export function hasFailedHook(worker: Prototype): boolean {

@@ -31,7 +31,13 @@ import {
 import type { LifecycleObserver } from '../lifecycle.js';
 import { guard } from '../log.js';
 import { VERSION } from '../version.js';
-import { constructionHook, hasFailedHook, recordModuleVersion } from './bullmq-versions.js';
+import {
+  constructionHook,
+  hasFailedHook,
+  recordModuleVersion,
+  reportUnsupported,
+  SUPPORTED_RANGE,
+} from './bullmq-versions.js';
 import { DEFAULT_CAPTURE_MAX_BYTES } from './capture.js';
 import {
   jobTraceContextOf,
@@ -79,7 +85,7 @@ function childPatchList(exports: ChildProcessorExports): PatchList {
 }
 
 const ANNOUNCED = Symbol('jobwatch.announced');
-const VERSIONS = ['>=5.0.0 <7'];
+const VERSIONS = [SUPPORTED_RANGE];
 /**
  * A sandbox child loads only this file of BullMQ (from its main.js or
  * main-worker.js), never the index. Node always runs the CommonJS build:
@@ -155,6 +161,18 @@ export class BullMQInstrumentation
   }
 
   protected init() {
+    return [this.supportedDefinition(), this.unsupportedDefinition()];
+  }
+
+  /** Any other BullMQ is left alone, with one line saying so. */
+  private unsupportedDefinition() {
+    return new InstrumentationNodeModuleDefinition('bullmq', ['*'], (exports, moduleVersion) => {
+      guard('instrumentation.version', () => reportUnsupported(moduleVersion));
+      return exports;
+    });
+  }
+
+  private supportedDefinition() {
     return new InstrumentationNodeModuleDefinition(
       'bullmq',
       VERSIONS,

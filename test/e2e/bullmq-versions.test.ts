@@ -4,10 +4,11 @@
 // worker.close() resolves and the process exits by itself, the spans
 // arrive, and the worker registry names the version. Older 5.x pass arguments and report failures differently
 // (src/instrumentation/bullmq-versions.ts).
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { instanceKey } from '../../src/health/registry-keys.js';
 import { bullmqPath, bullmqVersion, matrixVersions } from '../helpers/bullmq-majors.js';
-import { spawnNode } from '../helpers/node-process.js';
+import { repoRoot, spawnNode } from '../helpers/node-process.js';
 import { waitFor } from '../helpers/ports.js';
 import { processed, SPAN_KIND, usePreloadedSetup } from '../helpers/preloaded.js';
 
@@ -69,4 +70,25 @@ describe('a preloaded app on each BullMQ version', () => {
       }
     },
   );
+});
+
+describe('a BullMQ outside the peer range', () => {
+  it('BullMQ 4.18.3: is left unpatched, one line says so, and the app works as without jobwatch', async () => {
+    const queue = 'round-trip-4';
+    const app = spawnNode(
+      ['--require', 'jobwatch/register', 'test/fixtures/round-trip.cjs'],
+      await setup.env({
+        QUEUE: queue,
+        JOBS: String(JOBS),
+        BULLMQ_PATH: resolve(repoRoot, 'test/versions-unsupported/4.18.3/node_modules/bullmq'),
+      }),
+    );
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+    expect(processed(app)).toHaveLength(JOBS);
+    expect(app.stdout).toMatch(/^closed$/m);
+    const lines = app.stderr.split('\n').filter((l) => l.includes('[jobwatch]'));
+    expect(lines).toEqual([
+      '[jobwatch] error: BullMQ 4.18.3 is not supported (jobwatch works with bullmq >=5.0.0 <7): it is left unpatched, so its jobs get no spans, metrics or worker health',
+    ]);
+  });
 });
