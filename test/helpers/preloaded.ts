@@ -92,6 +92,21 @@ export function usePreloadedSetup(): PreloadedSetup {
   };
   beforeAll(async () => {
     setup.redis = await RedisServer.start();
+  });
+  afterAll(async () => {
+    await setup.redis?.close();
+  });
+  useReceiver(setup);
+  return setup;
+}
+
+/**
+ * Starts this file's OTLP receiver into `setup.receiver`; after each test,
+ * kills the test's processes and empties the receiver. Hooks registered before
+ * this call run their afterAll after it (so servers outlive the apps using them).
+ */
+export function useReceiver(setup: { receiver: Receiver }): void {
+  beforeAll(async () => {
     setup.receiver = await startOtlpReceiver();
   });
   afterEach(async () => {
@@ -102,7 +117,5 @@ export function usePreloadedSetup(): PreloadedSetup {
   afterAll(async () => {
     await killAll();
     await setup.receiver?.close();
-    await setup.redis?.close();
   });
-  return setup;
 }

@@ -1,14 +1,12 @@
 // For test files that run preloaded BullMQ 6 apps on the PostgreSQL backend as
 // real processes: the file's own database, an OTLP receiver, and the app
 // fixture (fixtures/app.cjs) started with either preload flag.
-import { afterAll, afterEach, beforeAll } from 'vitest';
-// @ts-expect-error: plain ESM JavaScript shared with the demo, no type declarations
-import { startOtlpReceiver } from '../../examples/otlp-receiver.mjs';
+import { afterAll, beforeAll } from 'vitest';
 import { LEASE_TABLE } from '../../src/postgres/registry-store.js';
-import { killAll, type NodeProcess, spawnNode } from '../helpers/node-process.js';
+import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { BULLMQ_SCHEMA, PostgresCluster, PostgresDatabase } from '../helpers/postgres.js';
-import type { Receiver } from '../helpers/preloaded.js';
+import { type Receiver, useReceiver } from '../helpers/preloaded.js';
 
 export interface PostgresAppSetup {
   db: PostgresDatabase;
@@ -59,18 +57,11 @@ export function usePostgresApps({ ownCluster = false } = {}): PostgresAppSetup {
   beforeAll(async () => {
     if (ownCluster) setup.cluster = await PostgresCluster.start();
     setup.db = await PostgresDatabase.create(setup.cluster?.adminUrl);
-    setup.receiver = await startOtlpReceiver();
-  });
-  afterEach(async () => {
-    await killAll();
-    setup.receiver.spans.length = 0;
-    setup.receiver.metrics.length = 0;
   });
   afterAll(async () => {
-    await killAll();
-    await setup.receiver?.close();
     await setup.db?.drop();
     setup.cluster?.close();
   });
+  useReceiver(setup);
   return setup;
 }
