@@ -355,15 +355,15 @@ export function wrapHandleFailed() {
  * observers and subscribes to its close and stall events.
  */
 export function wrapRun(host: Host) {
-  return (original: (this: WorkerInstance) => Promise<void>) =>
-    function run(this: WorkerInstance) {
+  return (original: (this: WorkerInstance, ...args: unknown[]) => Promise<void>) =>
+    function run(this: WorkerInstance, ...args: unknown[]) {
       const state = guard('worker.run', () => {
         const s = workerState(this);
         if (!this.running && !this.closing) announce(host, this, s);
         return s;
       });
-      if (state === undefined || state.native || host.traceRedis) return original.call(this);
-      return context.with(internalContext(host, context.active()), original, this);
+      if (state === undefined || state.native || host.traceRedis) return original.apply(this, args);
+      return context.with(internalContext(host, context.active()), original, this, ...args);
     };
 }
 
