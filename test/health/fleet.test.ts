@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { redisStore } from '../../src/health/registry/redis-store.js';
 import {
   leaseKey,
+  MAX_INSTANCES_PER_PREFIX,
   MISSED_BEATS_FOR_DEAD,
   registryBase,
   type WrittenFields,
@@ -130,6 +131,22 @@ describe('fleet view', () => {
     console.log(`2,000 leftovers: SIGKILL -> 0 in ${Math.round(performance.now() - killedAt)} ms`);
     expect(await instances(view, 'crowded', 'dead')).toBe(1);
   }, 60_000);
+
+  it('past the read cap the oldest stopped entries are left out, said once and counted, never a live one', async () => {
+    await seedLeftovers(MAX_INSTANCES_PER_PREFIX + 50);
+    const view = await holder('view-app.cjs', { QUEUE: 'capped' });
+    const worker = await app('worker-app.cjs', { WORKERS: 'capped' });
+    await waitFor(async () => (await status(view, 'capped')) === 1, { what: 'capped up' });
+    const dropped = (await series(view, 'bullmq_worker_registry_dropped_total'))[0]?.value ?? 0;
+    expect(dropped).toBeGreaterThanOrEqual(51); // the 50 over the cap, and room for the live one
+    const lines = view.proc.stderr.split('\n').filter((l) => /left out of the fleet view/.test(l));
+    expect(lines).toHaveLength(1);
+    worker.proc.child.kill('SIGKILL');
+    await waitFor(async () => (await status(view, 'capped')) === 0, {
+      timeoutMs: DETECTION_BOUND_MS,
+      what: 'capped reported 0',
+    });
+  }, 90_000);
 
   it('a dead replica among live ones shows as dead while worker_status stays 1', async () => {
     const view = await holder('view-app.cjs', { QUEUE: 'replicas' });
