@@ -300,12 +300,22 @@ export function wrapCallProcessJob(captureErrors: boolean) {
     function callProcessJob(this: unknown, job: WorkerJob, ...rest: unknown[]) {
       const attempt = job?.[ATTEMPT];
       const ctx = attempt?.processorContext;
-      const call = () =>
-        ctx === undefined
-          ? original.call(this, job, ...rest)
-          : context.with(ctx, original, this, job, ...rest);
-      return captureErrors && attempt !== undefined ? rememberError(attempt, call) : call();
+      // per job: no closure unless errors are to be remembered
+      if (!captureErrors || attempt === undefined) return callIn(ctx, original, this, job, rest);
+      return rememberError(attempt, () => callIn(ctx, original, this, job, rest));
     };
+}
+
+function callIn(
+  ctx: Context | undefined,
+  original: CallProcessJob,
+  self: unknown,
+  job: WorkerJob,
+  rest: unknown[],
+): unknown {
+  return ctx === undefined
+    ? original.call(self, job, ...rest)
+    : context.with(ctx, original, self, job, ...rest);
 }
 
 /** The processor's result as it was; a throw or rejection is kept on the attempt first. */

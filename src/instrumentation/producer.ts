@@ -12,7 +12,7 @@ import {
   SpanKind,
   trace,
 } from '@opentelemetry/api';
-import { guard } from '../log.js';
+import { guard, ignoreInternalError } from '../log.js';
 import { operationAttributes, spanName } from './attributes.js';
 import { setJobData } from './capture.js';
 import { type Host, hasNativeTelemetry, internalContext } from './host.js';
@@ -138,8 +138,15 @@ export async function aroundSend<S extends Send, A extends unknown[], R>(
   start: () => [S, A],
   end: (send: S, result: R) => void,
 ): Promise<R> {
-  // if jobwatch's part fails to start, the job is still added (and counted) as the caller asked
-  const [send, sendArgs] = guard(`${key}.start`, start) ?? [NATIVE_SEND as S, args];
+  // if jobwatch's part fails to start, the job is still added (and counted) as the caller asked;
+  // try/catch as guard() does, without its closure and key string per call
+  let send = NATIVE_SEND as S;
+  let sendArgs = args;
+  try {
+    [send, sendArgs] = start();
+  } catch (err) {
+    ignoreInternalError(`${key}.start`, err);
+  }
   let result: R;
   try {
     result = await (send.runContext
@@ -152,7 +159,11 @@ export async function aroundSend<S extends Send, A extends unknown[], R>(
     });
     throw err;
   }
-  guard(`${key}.end`, () => end(send, result));
+  try {
+    end(send, result);
+  } catch (err) {
+    ignoreInternalError(`${key}.end`, err);
+  }
   return result;
 }
 

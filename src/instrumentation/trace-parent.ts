@@ -31,26 +31,28 @@ const LENGTH = FLAGS_AT + 2 + SUFFIX.length;
 /** The propagator fields of W3C trace context, with or without W3C baggage. */
 const STANDARD_FIELDS = new Set(['traceparent,tracestate', 'baggage,traceparent,tracestate']);
 
-let probedFields: readonly string[] | undefined;
-let probedKey: string | undefined;
+let probedFields: readonly string[] = [];
 let standard = false;
 
 /**
  * Whether the global propagator writes and reads exactly what the fast path
  * does. The API keeps one propagator for the life of the process (a second
  * registration is refused until `propagation.disable()`), and its fields()
- * identify it: the decision is remade only when they change.
+ * identify it: the decision is remade only when they change. (fields() is a
+ * fresh copy per call with the SDK's propagators: compared item by item.)
  */
 function standardPropagator(): boolean {
   const fields = propagation.fields();
-  if (fields === probedFields) return standard;
+  if (sameFields(fields, probedFields)) return standard;
   probedFields = fields;
-  const key = [...fields].sort().join(',');
-  if (key !== probedKey) {
-    probedKey = key;
-    standard = STANDARD_FIELDS.has(key) && behavesAsW3C();
-  }
+  standard = STANDARD_FIELDS.has([...fields].sort().join(',')) && behavesAsW3C();
   return standard;
+}
+
+function sameFields(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 const PROBE: SpanContext = {
