@@ -50,7 +50,11 @@ describe('worker health on PostgreSQL', () => {
     // 3 missed beats, one collection (cached at most one interval), and slack for a busy machine.
     expect(detectedMs).toBeLessThanOrEqual(MISSED_BEATS_FOR_DEAD * INTERVAL + INTERVAL + 2000);
     const res = await fetch(`http://127.0.0.1:${healthPort}/health/queues`);
-    const body = (await res.json()) as { workers: Record<string, unknown> };
+    const body = (await res.json()) as {
+      workers: Record<string, unknown>;
+      queues: Record<string, unknown>;
+    };
+    expect(body.queues.kill).toMatchObject({ waiting: 0, active: 0, failed: 0 }); // depth on PostgreSQL
     expect(body.workers['pg-killed']).toMatchObject({
       alive: false,
       state: 'dead',
