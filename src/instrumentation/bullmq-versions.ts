@@ -34,7 +34,14 @@
 // - The version a Queue or Worker was made by (the worker registry shows it;
 //   RedisConnection.packageVersion only from 5.25): the version the module
 //   loader read from BullMQ's package.json, kept on QueueBase.prototype.
-// Nothing is missing in any version: spans, metrics and health are the same.
+// - BullMQ's own telemetry (5.22 on) kept a job's trace metadata in
+//   opts.telemetryMetadata up to 5.33, in opts.telemetry.metadata from 5.34:
+//   jobwatch's worker reads both, so a native 5.22–5.33 producer's trace
+//   continues. Not the other way: a native-telemetry Worker of 5.22–5.33
+//   reads only opts.telemetryMetadata, so it starts new traces for jobs that
+//   jobwatch's producer sent (jobwatch writes opts.telemetry.metadata).
+// Apart from that last case nothing is missing in any version: spans, metrics
+// and health are the same.
 // (BullMQ 6.0.0 itself needs ioredis installed by the app: its utils require
 // `ioredis/built/utils` while ioredis is an optional peer.)
 
@@ -95,4 +102,10 @@ export function recordModuleVersion(base: object | undefined, version: string | 
 /** The version recordModuleVersion kept for the BullMQ that made `user` (undefined if not patched). */
 export function moduleVersionOf(user: object): string | undefined {
   return (user as { [MODULE_VERSION]?: string })[MODULE_VERSION];
+}
+
+/** The trace metadata a native-telemetry producer of BullMQ 5.22–5.33 wrote (opts.telemetryMetadata). */
+export function legacyTelemetryMetadataOf(job: { opts?: object }): string | undefined {
+  const metadata = (job.opts as { telemetryMetadata?: unknown } | undefined)?.telemetryMetadata;
+  return typeof metadata === 'string' ? metadata : undefined;
 }

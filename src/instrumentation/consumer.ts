@@ -27,7 +27,7 @@ import {
 import type { AttemptOutcome, JobLike, WorkerLike } from '../lifecycle.js';
 import { guard, ignoreInternalError, warnRateLimited } from '../log.js';
 import { errorType, processAttributes, spanName } from './attributes.js';
-import { deferredFailureOf } from './bullmq-versions.js';
+import { deferredFailureOf, legacyTelemetryMetadataOf } from './bullmq-versions.js';
 import { setJobData } from './capture.js';
 import { type Host, hasNativeTelemetry, internalContext } from './host.js';
 import { LIGHT_ROOT } from './light-context.js';
@@ -163,7 +163,7 @@ function startSpan(host: Host, state: WorkerState, job: WorkerJob, attempt: Atte
 
 /** The producer's context (and baggage) from the job's metadata; malformed metadata means none. */
 function producerContext(job: WorkerJob, queueName: string): Context | undefined {
-  const metadata = job.opts?.telemetry?.metadata;
+  const metadata = job.opts?.telemetry?.metadata ?? legacyTelemetryMetadataOf(job);
   if (metadata === undefined) return undefined;
   try {
     const ctx = contextFromMetadata(metadata);

@@ -21,6 +21,8 @@ const fromJobwatch = (s: ReadableSpan) => s.instrumentationScope.name === JOBWAT
 const fromBullMQ = (s: ReadableSpan) => s.instrumentationScope.name === 'interop-native';
 /** BullMQ's own `telemetry` option came with 5.22.0. */
 const itNative = it.skipIf(!bullmqAtLeast('5.22.0'));
+/** Up to 5.33 a native worker reads trace metadata from opts.telemetryMetadata, which jobwatch does not write. */
+const itNativeWorker = it.skipIf(!bullmqAtLeast('5.34.0'));
 
 describe('bullmq-otel interop', () => {
   it('writes trace metadata byte for byte as bullmq-otel does', () => {
@@ -60,7 +62,7 @@ describe('bullmq-otel interop', () => {
     },
   );
 
-  itNative(
+  itNativeWorker(
     'continues a jobwatch trace in a native-telemetry worker, and still reports its attempts',
     async () => {
       const name = h.queueName('native-worker');
