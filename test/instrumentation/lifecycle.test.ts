@@ -43,12 +43,13 @@ describe('lifecycle hooks', () => {
         ['workerStarted', name],
       ]),
     );
-    expect(seen.slice(3)).toEqual([
-      ['jobsSent', name, 'a', 1],
+    // jobsSent follows add()'s reply, which the running worker can beat to the job
+    expect(seen.slice(3).filter((e) => e[0] !== 'jobsSent')).toEqual([
       ['attemptStarted', name, job.id, 'number'],
       ['attemptEnded', name, job.id, 'completed', true],
       ['workerClosed', name],
     ]);
+    expect(seen.slice(3).filter((e) => e[0] === 'jobsSent')).toEqual([['jobsSent', name, 'a', 1]]);
   });
 
   it('announces each queue a FlowProducer sends to, once', async () => {
