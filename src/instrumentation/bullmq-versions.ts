@@ -1,8 +1,7 @@
 // What differs between the BullMQ versions jobwatch patches (>=5.0.0 <7), read
 // from the published builds of 5.0.0, 5.1.0, 5.1.12, 5.12.15, 5.15.0, 5.16.0,
-// 5.20.1, 5.21.2, 5.22.0, 5.25.6, 5.29.1, 5.30.1, 5.40.5, 5.53.0, 5.53.3,
-// 5.63.2, 5.64.1, 5.70.4, 5.81.5,
-// 6.0.0, 6.0.11 and 6.7.0. Every wrapper passes all arguments through, so a
+// 5.20.1 … 5.25.6, 5.29.1 … 5.40.5, 5.53.0, 5.53.3, 5.63.2, 5.64.1, 5.70.4,
+// 5.81.5, 6.0.0, 6.0.11 and 6.7.0. Every wrapper passes all arguments through, so a
 // parameter added in a later version reaches BullMQ unchanged; what is
 // patched is decided by what the prototypes have (instrumentation.ts).
 //
