@@ -7,7 +7,7 @@
 // the same span names and attribute sets as jobwatch's. Nothing jobwatch does
 // per job can cost less than this on the stock SDK.
 import { context, metrics, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
-import { finish, plan } from './child.mjs';
+import { finish, plan, profiled } from './child.mjs';
 
 const QUEUE = 'bench-floor';
 const tracer = trace.getTracer('bench-floor');
@@ -92,7 +92,7 @@ async function main() {
   await loop(0, plan.floorWarmup);
   const cpuBefore = process.cpuUsage();
   const start = process.hrtime.bigint();
-  await loop(plan.floorWarmup, jobs);
+  await profiled(() => loop(plan.floorWarmup, jobs));
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const cpu = process.cpuUsage(cpuBefore);
   await finish({

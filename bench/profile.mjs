@@ -162,7 +162,13 @@ export async function profile(ids, compareDir) {
       });
       if (failure) throw new Error(`${id}: ${failure}`);
       const analysis = analyze(JSON.parse(readFileSync(file, 'utf8')));
-      sections.push(markdown(mode, analysis, mode.workload === 'api' ? FULL.apiJobs : FULL.jobs));
+      sections.push(
+        markdown(
+          mode,
+          analysis,
+          { api: FULL.apiJobs, floor: FULL.floorJobs }[mode.workload] ?? FULL.jobs,
+        ),
+      );
     }
     const text =
       `# CPU profile of the throughput phase\n\nCommand: \`${commandLine()}\`  \n` +
