@@ -1,8 +1,9 @@
 // The benchmark orchestrator: `npm run bench` (full), `node bench/run.mjs --smoke`
 // (every mode once with a few hundred jobs, for CI), `--soak` (memory over 200k
 // jobs, see soak.mjs), `--profile <mode>` (a --cpu-prof run, see profile.mjs)
-// and `--compare <checkout>` (every jobwatch mode also with that checkout's
-// dist/, in the same rounds: before/after a change).
+// `--compare <checkout>` (every jobwatch mode also with that checkout's
+// dist/, in the same rounds: before/after a change) and `--fleet` (worker
+// health at fleet scale, see fleet.mjs).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CORES, commandLine, machine, pinning, revision } from './machine.mjs';
@@ -24,6 +25,7 @@ const { values: opts } = parseArgs({
     jobs: { type: 'string' },
     json: { type: 'string' },
     compare: { type: 'string' },
+    fleet: { type: 'boolean', default: false },
   },
 });
 
@@ -81,6 +83,11 @@ async function main() {
       jobs: opts.jobs,
       resultsDir: RESULTS,
     });
+  }
+  if (opts.fleet) {
+    const table = await (await import('./fleet.mjs')).fleet();
+    mkdirSync(RESULTS, { recursive: true });
+    return writeFileSync(new URL('fleet.md', RESULTS), table);
   }
   if (opts.profile) return (await import('./profile.mjs')).profile(opts.profile, opts.compare);
   const { meta, modes, results } = await bench();
