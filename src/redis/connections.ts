@@ -40,6 +40,7 @@ export class Connections {
   private readonly bullmqClients = new Set<RedisScriptClient>();
   private current: OwnedRedis | undefined;
   private readonly userListeners: ((user: QueueUserLike) => void)[] = [];
+  private readonly sourceListeners: (() => void)[] = [];
   /** Non-Redis backends in use (e.g. PostgreSQL on BullMQ 6): heartbeats cannot work there. */
   readonly unavailable = new Set<string>();
 
@@ -81,14 +82,21 @@ export class Connections {
     );
   }
 
+  /** Calls `listener` whenever a Redis (and prefix) is learnt that was not known before. */
+  onSource(listener: () => void): void {
+    this.sourceListeners.push(listener);
+  }
+
   add(client: RedisScriptClient, prefix: string, identity = serverIdentity(client)): void {
     const id = identity ?? `client:${this.known.size}`;
     const key = `${id} ${prefix}`;
+    const isNew = !this.known.has(key);
     const entry = this.known.get(key) ?? { prefix, identity: id, clients: [] };
     // Apps that open a Queue per request must not make this list grow.
     entry.clients = entry.clients.filter((c) => c !== client && isUsable(c));
     entry.clients.push(client);
     this.known.set(key, entry);
+    if (isNew) for (const listener of this.sourceListeners) listener();
   }
 
   /** One usable client per (server, prefix): what the registry view reads. */

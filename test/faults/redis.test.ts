@@ -55,6 +55,7 @@ describe('fault 1: Redis restarted with jobs in flight', () => {
       CONCURRENCY: '20',
       LOG_STARTED: '1',
       WORKER_OPTS: JSON.stringify({ lockDuration: 2000, stalledInterval: 1000 }),
+      JOBWATCH_REGISTRY_VIEW: 'false', // the view below holds the fleet view, before and after the restart
     });
     const view = await startApp(setup.redis.url, { QUEUE: 'restart', ROLE: 'view' });
     const status = { bullmq_worker_name: 'restart' };

@@ -130,6 +130,8 @@ export class RegistryView {
     const renew = () => guard('fleet lease', () => void this.renewLeases());
     this.timer = setInterval(renew, this.settings.intervalMs);
     this.timer.unref();
+    // A Redis learnt later (the app's first Queue or Worker) is claimed at once, not a beat later.
+    this.connections.onSource(renew);
     renew();
   }
 
