@@ -10,11 +10,16 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { runMigrations } from 'bullmq';
 import pg from 'pg';
+import { describe } from 'vitest';
+import { BULLMQ_MAJOR } from './bullmq-majors.js';
 import { freePort } from './ports.js';
 
 /** The server and maintenance database the per-file databases are created from. */
 const ADMIN_URL =
   process.env.JOBWATCH_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** BullMQ's PostgreSQL backend came with BullMQ 6: on 5 (JOBWATCH_TEST_BULLMQ=5) these suites skip. */
+export const describeOnPostgres = describe.skipIf(BULLMQ_MAJOR < 6);
 
 /** BullMQ's default schema, where its tables (and jobwatch's registry) live. */
 export const BULLMQ_SCHEMA = 'bullmq';

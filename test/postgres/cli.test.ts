@@ -1,9 +1,9 @@
 // `jobwatch check | status | monitor --postgres` as a user runs them (node
 // dist/cli/main.js), against preloaded BullMQ 6 workers on PostgreSQL.
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
-import { BULLMQ_SCHEMA } from '../helpers/postgres.js';
+import { BULLMQ_SCHEMA, describeOnPostgres } from '../helpers/postgres.js';
 import { find, scrape } from '../metrics/scrape.js';
 import { usePostgresApps } from './setup.js';
 
@@ -20,7 +20,7 @@ async function cli(args: string[], env: Record<string, string> = {}) {
   return { code, stdout: proc.stdout, stderr: proc.stderr };
 }
 
-describe('jobwatch CLI on PostgreSQL', () => {
+describeOnPostgres('jobwatch CLI on PostgreSQL', () => {
   it('check exits 0 for a live worker and 1 once it is dead; status lists it', async () => {
     const worker = await setup.app({ ROLE: 'worker', QUEUE: 'cli-q', WORKER_NAME: 'pg-cli' });
     const args = ['--postgres', setup.db.url, '--worker', 'pg-cli'];

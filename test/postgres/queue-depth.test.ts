@@ -1,7 +1,8 @@
 // Queue depth of BullMQ 6 queues on PostgreSQL, from a preloaded app's
 // /metrics: the same bullmq_queue_jobs series by state as on Redis.
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { waitFor } from '../helpers/ports.js';
+import { describeOnPostgres } from '../helpers/postgres.js';
 import { processed } from '../helpers/preloaded.js';
 import { find, scrape } from '../metrics/scrape.js';
 import { usePostgresApps } from './setup.js';
@@ -17,7 +18,7 @@ async function depth(url: string, queue: string): Promise<Record<string, number>
   return out;
 }
 
-describe('queue depth on PostgreSQL', () => {
+describeOnPostgres('queue depth on PostgreSQL', () => {
   it('reports jobs by state as the queue fills and drains, with no warning', async () => {
     const app = await setup.app({
       ROLE: 'queue',

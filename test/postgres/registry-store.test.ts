@@ -2,7 +2,7 @@
 // "who is dead" is found, the read order and its bound, retention, the lease,
 // a user without CREATE rights, and what each costs in statements.
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { assess, type WrittenFields } from '../../src/health/registry-keys.js';
 import {
   LEASE_TABLE,
@@ -11,7 +11,7 @@ import {
   REGISTRY_TABLE,
   RegistryUnavailableError,
 } from '../../src/postgres/registry-store.js';
-import { BULLMQ_SCHEMA, PostgresDatabase } from '../helpers/postgres.js';
+import { BULLMQ_SCHEMA, describeOnPostgres, PostgresDatabase } from '../helpers/postgres.js';
 
 let db: PostgresDatabase;
 let pool: pg.Pool;
@@ -60,7 +60,7 @@ function fields(id: string, extra: Partial<WrittenFields> = {}): WrittenFields {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('PostgresRegistryStore', () => {
+describeOnPostgres('PostgresRegistryStore', () => {
   it('creates its tables once, even when several processes start together', async () => {
     const fresh = await PostgresDatabase.create();
     const freshPool = new pg.Pool({ connectionString: fresh.url, max: 4 });

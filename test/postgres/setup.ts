@@ -1,6 +1,7 @@
 // For test files that run preloaded BullMQ 6 apps on the PostgreSQL backend as
 // real processes: the file's own database, an OTLP receiver, and the app
 // fixture (fixtures/app.cjs) started with either preload flag.
+import { createPostgresBackend, Queue } from 'bullmq';
 import { afterAll, beforeAll } from 'vitest';
 import { LEASE_TABLE } from '../../src/postgres/registry-store.js';
 import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
@@ -18,6 +19,8 @@ export interface PostgresAppSetup {
     env: Record<string, string>,
     preload?: '--require' | '--import',
   ): Promise<NodeProcess & { metricsUrl: string }>;
+  /** Queue.getJobCounts() of `queue`, through BullMQ's PostgreSQL backend in this process. */
+  jobCounts(queue: string): Promise<Record<string, number>>;
   /** Starts the fixture app as a view (a process holding a Queue) and waits until it holds the fleet-view lease. */
   view(env: Record<string, string>): Promise<NodeProcess & { metricsUrl: string }>;
 }
@@ -39,6 +42,14 @@ export function usePostgresApps({ ownCluster = false } = {}): PostgresAppSetup {
         ...env,
       });
       return Object.assign(proc, { metricsUrl: `http://127.0.0.1:${port}/metrics` });
+    },
+    async jobCounts(name) {
+      const queue = new Queue(name, { connection: setup.db.connection }, createPostgresBackend);
+      try {
+        return await queue.getJobCounts();
+      } finally {
+        await queue.close();
+      }
     },
     async view(env) {
       const proc = await setup.app({ ROLE: 'queue', ADD_JOBS: '0', ...env });

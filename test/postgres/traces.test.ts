@@ -1,7 +1,8 @@
 // Traces and job metrics of preloaded BullMQ 6 apps on the PostgreSQL backend:
 // the same spans, propagation and counters as on Redis, with both preload flags.
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { waitFor } from '../helpers/ports.js';
+import { describeOnPostgres } from '../helpers/postgres.js';
 import { processed, SPAN_KIND } from '../helpers/preloaded.js';
 import { find, scrape } from '../metrics/scrape.js';
 import { usePostgresApps } from './setup.js';
@@ -11,7 +12,7 @@ const setup = usePostgresApps();
 
 const added = (out: string) => [...out.matchAll(/^added (\S+)$/gm)].map((m) => m[1]!);
 
-describe.each(['--require', '--import'] as const)(
+describeOnPostgres.each(['--require', '--import'] as const)(
   'BullMQ 6 on PostgreSQL, worker preloaded with %s',
   (preload) => {
     it('puts a PostgreSQL producer and worker in one trace per job, and counts what was sent and consumed', async () => {
