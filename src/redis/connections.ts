@@ -39,6 +39,8 @@ export class Connections {
   private readonly seen = new WeakSet<object>();
   private readonly bullmqClients = new Set<RedisScriptClient>();
   private current: OwnedRedis | undefined;
+  /** The app's BullMQ connections have all ended: no reopening the owned one until a new one comes. */
+  private idle = false;
   private readonly userListeners: ((user: QueueUserLike) => void)[] = [];
   private readonly sourceListeners: (() => void)[] = [];
   /** Non-Redis backends in use (e.g. PostgreSQL on BullMQ 6): heartbeats cannot work there. */
@@ -60,6 +62,7 @@ export class Connections {
       return;
     }
     const prefix = user.opts.prefix ?? 'bull';
+    this.idle = false;
     void store.client?.then(
       (client) => {
         this.trackBullmq(client);
@@ -147,7 +150,7 @@ export class Connections {
   /** The owned connection, reopened (lazily) if it was closed since. */
   private own(): OwnedRedis | undefined {
     const { target, connectTimeoutMs, label, prefix } = this.ownSettings;
-    if (!target) return undefined;
+    if (!target || this.idle) return undefined;
     const client = ownedRedis(target, connectTimeoutMs, label);
     if (client !== this.current) {
       this.current = client;
@@ -164,6 +167,7 @@ export class Connections {
       for (const c of this.bullmqClients) if (!isUsable(c)) this.bullmqClients.delete(c);
       if (this.bullmqClients.size === 0 && this.current) {
         this.current = undefined;
+        this.idle = true;
         void closeOwnedRedis();
       }
     });

@@ -9,6 +9,7 @@ import { RedisServer } from '../helpers/redis.js';
 
 // The design's target is 1 s; the margin is for a loaded machine, not for jobwatch.
 const EXIT_BOUND_MS = 3000;
+const INTERVAL = 300;
 let redis: RedisServer;
 
 beforeAll(async () => {
@@ -67,6 +68,9 @@ describe("jobwatch's own Redis connections", () => {
     proc.child.kill('SIGUSR2');
     await waitFor(() => proc.stdout.includes('closed'), { what: 'queue closed' });
     await waitFor(async () => (await ownConnections()) === 0, { what: 'own connection closed' });
+    // and not reopened by the next beats (the lease, the registry): 3 intervals later still none
+    await new Promise((r) => setTimeout(r, 3 * INTERVAL));
+    expect(await ownConnections()).toBe(0);
     expect(proc.running).toBe(true);
     await proc.stop('SIGKILL');
   });
