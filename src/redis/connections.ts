@@ -136,6 +136,7 @@ export class Connections {
 
   /** Where watch()ed loops write: the owned connection, else the first BullMQ connection seen. */
   defaultTarget(): { client: RedisScriptClient; prefix: string } | undefined {
+    this.idle = false; // a watch()ed loop beating is a use of the owned connection
     const own = this.own();
     if (own) return { client: own, prefix: this.ownSettings.prefix };
     const source = this.sources()[0];
