@@ -165,8 +165,10 @@ describeOnPostgres('worker health on PostgreSQL', () => {
         );
         expect(await status(worker.metricsUrl, 'pg-limited')).toBe(1); // its own workers, from memory
       } finally {
+        // Roles are the cluster's: its grants go first, then the role, then the database.
+        await db.query(`DROP OWNED BY ${role}`).catch(() => undefined); // none if it was never made
+        await db.query(`DROP ROLE IF EXISTS ${role}`);
         await db.drop();
-        await db.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
       }
     },
   );
