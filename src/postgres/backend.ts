@@ -11,7 +11,7 @@ import { describeError, warnRateLimited } from '../log.js';
 import { type PgQueryable, PostgresRegistryStore } from './registry-store.js';
 
 /** The part of a `pg` Pool jobwatch uses. */
-export interface PgPool extends PgQueryable {
+interface PgPool extends PgQueryable {
   options?: Record<string, unknown>;
   ending?: boolean;
   ended?: boolean;
@@ -22,7 +22,6 @@ export interface PgPool extends PgQueryable {
 /** The part of BullMQ 6's PostgresQueueBackend jobwatch uses. */
 export interface PostgresBackendLike {
   schema: string;
-  queueName: string;
   connection: { pool: PgPool; isClosing?: unknown };
   getCounts(types: string[]): Promise<number[]>;
 }
