@@ -7,6 +7,7 @@
 
 import { type Context, context } from '@opentelemetry/api';
 import { core } from '../otel-sdk.js';
+import type { Host } from './host.js';
 
 type Emit = (this: EmitterLike, event: string | symbol, ...args: unknown[]) => boolean;
 
@@ -14,19 +15,24 @@ interface EmitterLike {
   listenerCount(event: string | symbol): number;
 }
 
-/** Wraps Worker/QueueEvents emit; `jobContext` says which trace an event's first argument (a Job) belongs to. */
-export function wrapEmit(jobContext: (job: object) => Context | undefined) {
+/**
+ * Wraps Worker/Queue/QueueEvents emit; `jobContext` says which trace an
+ * event's first argument (a Job) belongs to. Without a TracerProvider nothing
+ * could be traced in a listener, so there is nothing to restore.
+ */
+export function wrapEmit(host: Host, jobContext: (job: object) => Context | undefined) {
   return (original: Emit) =>
-    function emit(this: EmitterLike, event: string | symbol, ...args: unknown[]) {
+    function emit(this: EmitterLike, event: string | symbol, first?: unknown) {
       const active = context.active();
-      // the common case, nothing to restore: one check
-      if (!core.isTracingSuppressed(active) || this.listenerCount(event) === 0) {
-        return original.call(this, event, ...args);
+      if (!core.isTracingSuppressed(active) || this.listenerCount(event) === 0 || host.tracingOff) {
+        // biome-ignore lint/complexity/noArguments: forwards every argument, without an array per event
+        return original.apply(this, arguments as unknown as Parameters<Emit>);
       }
-      const first = args[0];
       const ctx =
         (first !== null && typeof first === 'object' && jobContext(first)) ||
         core.unsuppressTracing(active);
-      return context.with(ctx, original, this, event, ...args);
+      // biome-ignore lint/complexity/noArguments: as above
+      const args = arguments as unknown as Parameters<Emit>;
+      return context.with(ctx, () => original.apply(this, args));
     };
 }
