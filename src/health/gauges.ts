@@ -11,6 +11,7 @@
 // bullmq.worker.registry.dropped (stopped entries left out by the read cap).
 
 import type { Attributes, Meter } from '@opentelemetry/api';
+import { boundedLabel } from '../metrics/label-values.js';
 import type { GaugeFamily } from '../metrics/series-producer.js';
 import type { JobwatchRuntime } from '../runtime.js';
 import type { HeartbeatErrors } from './heartbeat-errors.js';
@@ -57,8 +58,8 @@ export function workerFamilies(snapshot: RegistrySnapshot): GaugeFamily[] {
     points: [],
   };
   for (const group of snapshot.workers) {
-    const attributes: Attributes = { 'bullmq.worker.name': group.name };
-    if (group.queue) attributes['messaging.destination.name'] = group.queue;
+    const attributes: Attributes = { 'bullmq.worker.name': boundedLabel(group.name) };
+    if (group.queue) attributes['messaging.destination.name'] = boundedLabel(group.queue);
     status.points.push({ value: group.alive ? 1 : 0, attributes });
     if (group.kind === 'worker') {
       oldest.points.push({ value: group.oldestActiveJobAgeMs / 1000, attributes });
