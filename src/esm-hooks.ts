@@ -12,21 +12,17 @@ import { describeError, logError } from './log.js';
 
 const REGISTERED = Symbol.for('jobwatch.esmHooks');
 
-interface SyncHooksModule {
-  supportsSyncHooks(): boolean;
-  register(options: { include: string[] }): void;
-}
-
 /** Marks the ES module hooks as registered by another path (the `--import` preload). */
 export function markEsmHooksRegistered(): void {
   (globalThis as Record<symbol, unknown>)[REGISTERED] = true;
 }
 
 /**
- * Registers the loader for `modules` once per process: in-thread
- * (`module.registerHooks`) where this Node's hooks allow it, else on Node's
- * hooks thread with a fixed include list (a CommonJS preload cannot wait for
- * a message channel before the app's first import).
+ * Registers the loader for `modules` once per process, on Node's hooks
+ * thread with a fixed include list (a CommonJS preload cannot wait for a
+ * message channel before the app's first import). Not in-thread
+ * (`module.registerHooks`): those hooks see every require() too, and
+ * import-in-the-middle's in-thread loader breaks `node -e` scripts.
  */
 export function registerEsmHooks(modules: string[]): void {
   const global = globalThis as Record<symbol, unknown>;
@@ -34,26 +30,12 @@ export function registerEsmHooks(modules: string[]): void {
   global[REGISTERED] = true;
   const include = withNodePrefixes(modules);
   try {
-    if (registerInThread(include)) return;
     register('import-in-the-middle/hook.mjs', pathToFileURL(__filename), { data: { include } });
   } catch (err) {
     logError(
       `could not register the ES module loader, so ES modules (import 'bullmq') are not instrumented; use --import jobwatch/register: ${describeError(err)}`,
     );
   }
-}
-
-/** False where this Node can't: no require() of ES modules (before 22.12), or hooks without the fix iitm needs. */
-function registerInThread(include: string[]): boolean {
-  let sync: SyncHooksModule;
-  try {
-    sync = require('import-in-the-middle/register-hooks.mjs') as SyncHooksModule;
-  } catch {
-    return false;
-  }
-  if (!sync.supportsSyncHooks()) return false;
-  sync.register({ include });
-  return true;
 }
 
 /** Builtins are imported as `http` or `node:http`: list both forms. */

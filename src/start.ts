@@ -5,6 +5,7 @@
 
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
+import * as workerThreads from 'node:worker_threads';
 import { loadConfig } from './config.js';
 import { describeError, logError } from './log.js';
 
@@ -26,12 +27,25 @@ export function isJobwatchCli(): boolean {
   }
 }
 
+/**
+ * Node's module-hooks thread runs the process's --require preloads too: it
+ * loads modules for the app and must not start a jobwatch (nor register
+ * hooks a second time). `isInternalThread` exists from Node 22.14; before,
+ * that thread is the one worker without a parent port.
+ */
+function isNodeInternalThread(): boolean {
+  const { isInternalThread, isMainThread, parentPort } = workerThreads as typeof workerThreads & {
+    isInternalThread?: boolean;
+  };
+  return isInternalThread ?? (!isMainThread && parentPort === null);
+}
+
 /** Starts jobwatch with the configuration from the environment; later calls do nothing. */
 export function start(): void {
   const global = globalThis as Record<symbol, unknown>;
   if (global[STARTED]) return; // preloaded twice, or preloaded and started from code
   global[STARTED] = true;
-  if (isJobwatchCli()) return;
+  if (isJobwatchCli() || isNodeInternalThread()) return;
   try {
     const config = loadConfig();
     if (!config.enabled) return;
