@@ -23,7 +23,7 @@ export class HeartbeatErrors {
   /** Counts a failed write (or read) and says once per reason what Redis refused. */
   record(err: unknown, prefix: string, what: string): RefusalReason {
     const reason = refusalReason(err);
-    this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
+    this.count(reason);
     const advice = refusalAdvice(reason, err, registryBase(prefix));
     this.current = { reason, advice };
     const line = `${what} refused by Redis (${reason}): ${advice}; jobs still run, but this process's workers are invisible to the fleet`;
@@ -34,6 +34,11 @@ export class HeartbeatErrors {
       logError(line);
     }
     return reason;
+  }
+
+  /** Counts a failed write that another store reports itself (PostgreSQL says its own lines). */
+  count(reason: RefusalReason): void {
+    this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
   }
 
   /** A write went through: heartbeats are available again. */

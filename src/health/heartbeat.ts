@@ -150,7 +150,7 @@ export class HeartbeatWriter {
   private async write(instance: Instance): Promise<void> {
     if (
       instance instanceof WorkerInstance &&
-      (await this.postgres?.write(instance, this.settings))
+      (await this.postgres?.write(instance, this.settings, this.errors))
     ) {
       return; // on BullMQ 6's PostgreSQL backend: its own registry table
     }

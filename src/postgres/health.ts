@@ -2,12 +2,14 @@
 // sends the beats of workers on PostgreSQL, and what the registry view reads
 // there. One registry per database and schema in use (see registry-store.ts).
 
+import type { HeartbeatErrors } from '../health/heartbeat-errors.js';
 import type { WorkerInstance } from '../health/instances.js';
 import type { RegistryRead, RegistryStore } from '../health/registry/store.js';
 import type { QueueUserLike } from '../lifecycle.js';
 import { describeError, logInfo, warnRateLimited } from '../log.js';
 import { withTimeout } from '../redis/access.js';
 import { databaseIdentity, PostgresRegistries, postgresBackendOf } from './backend.js';
+import { postgresFailureReason } from './errors.js';
 import { type PostgresRegistryStore, RegistryUnavailableError } from './registry-store.js';
 
 export interface PostgresRead {
@@ -45,11 +47,16 @@ export class PostgresHealth {
   async write(
     instance: WorkerInstance,
     settings: { intervalMs: number; stuckJobMs: number; retentionMs: number },
+    errors?: Pick<HeartbeatErrors, 'count'>,
   ): Promise<boolean> {
     const known = this.learn(instance.worker);
     if (!known) return false;
     const { store, label } = known;
-    if (this.unavailable.has(label)) return true;
+    // every beat that cannot land is counted, so the alert sees the worker stay invisible
+    if (this.unavailable.has(label)) {
+      errors?.count('noperm');
+      return true;
+    }
     try {
       const at = await store.writeBeat(
         instance.fields(settings),
@@ -59,7 +66,8 @@ export class PostgresHealth {
       instance.startedWrittenAt ||= at;
       instance.lastWrittenAt = at;
     } catch (err) {
-      if (!this.isUnavailable(label, err)) this.failed(label, `heartbeat of ${instance.name}`, err);
+      errors?.count(this.isUnavailable(label, err) ? 'noperm' : postgresFailureReason(err));
+      if (!this.unavailable.has(label)) this.failed(label, `heartbeat of ${instance.name}`, err);
     }
     return true;
   }

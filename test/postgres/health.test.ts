@@ -164,6 +164,15 @@ describeOnPostgres('worker health on PostgreSQL', () => {
           /^unavailable \(PostgreSQL .*: the database user cannot create/,
         );
         expect(await status(worker.metricsUrl, 'pg-limited')).toBe(1); // its own workers, from memory
+        // ...and the counter BackgroundWorkerHeartbeatFailing watches keeps rising, beat after beat
+        const refused = async () =>
+          (await scrape(worker.metricsUrl)).samples.find(
+            (s) =>
+              s.name === 'bullmq_worker_heartbeat_errors_total' && s.labels.reason === 'noperm',
+          )?.value ?? 0;
+        const first = await refused();
+        expect(first).toBeGreaterThan(0);
+        await waitFor(async () => (await refused()) > first, { what: 'more refused beats' });
       } finally {
         // Roles are the cluster's: its grants go first, then the role, then the database.
         await db.query(`DROP OWNED BY ${role}`).catch(() => undefined); // none if it was never made
