@@ -101,7 +101,7 @@ function registerCounters(meter: Meter, view: RegistryView, errors: HeartbeatErr
   meter
     .createObservableCounter('bullmq.worker.heartbeat.errors', {
       description:
-        "jobwatch's own Redis commands (heartbeats, the fleet-view lease, registry reads) that Redis refused or that failed, by reason; while they fail this process's workers are invisible to the fleet",
+        "jobwatch's own Redis commands (heartbeats, the fleet-view lease, registry reads) that Redis refused or that failed, and PostgreSQL beats that could not land, by reason; while they fail this process's workers are invisible to the fleet",
       unit: '{error}',
     })
     .addCallback((result) => {
