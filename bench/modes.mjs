@@ -44,7 +44,7 @@ export const MODES = [
     baseline: 'plain6',
     bullmq: 'bullmq',
     // The app's own OpenTelemetry setup comes first and jobwatch joins it
-    // (src/sdk.ts, "Existing setup" in issue 2): its spans reach the counting
+    // (src/preload/sdk.ts): its spans reach the counting
     // exporter and its metrics the same collecting reader bullmq-otel's do.
     preload: [TELEMETRY, JOBWATCH],
     env: (ports) => ({ BENCH_TRACES: '1', BENCH_METRICS: '1', ...jobwatchEnv(ports) }),

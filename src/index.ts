@@ -4,4 +4,4 @@ export { watch } from './health/watch.js';
 export { BullMQInstrumentation } from './instrumentation/instrumentation.js';
 export type { BullMQInstrumentationConfig } from './instrumentation/types.js';
 export type { AttemptOutcome, JobLike, LifecycleObserver, WorkerLike } from './lifecycle.js';
-export { start } from './start.js';
+export { start } from './preload/start.js';

@@ -12,7 +12,7 @@ export async function runMonitor(options: CliOptions): Promise<number> {
   // A monitor has no traces to send.
   process.env.OTEL_TRACES_EXPORTER ??= 'none';
   const base = loadConfig();
-  const { startJobwatch } = require('../sdk.js') as typeof import('../sdk.js');
+  const { startJobwatch } = require('../preload/sdk.js') as typeof import('../preload/sdk.js');
   startJobwatch(
     {
       ...base,

@@ -15,8 +15,8 @@ import { boundedLabel } from '../metrics/label-values.js';
 import type { GaugeFamily } from '../metrics/series-producer.js';
 import type { JobwatchRuntime } from '../runtime.js';
 import type { HeartbeatErrors } from './heartbeat-errors.js';
+import type { InstanceState } from './registry/keys.js';
 import type { RegistrySnapshot, RegistryView } from './registry/view.js';
-import type { InstanceState } from './registry-keys.js';
 
 const STATES: InstanceState[] = ['running', 'hung', 'dead', 'stopped'];
 

@@ -12,7 +12,7 @@ import {
   refusalAdvice,
   refusalReason,
 } from '../redis/errors.js';
-import { registryBase } from './registry-keys.js';
+import { registryBase } from './registry/keys.js';
 
 export class HeartbeatErrors {
   /** Errors per reason since the process started (the counter's values). */

@@ -12,8 +12,8 @@ import { parseTarget } from '../redis/owned.js';
 import type { JobwatchRuntime } from '../runtime.js';
 import { registerWorkerGauges } from './gauges.js';
 import { HeartbeatWriter } from './heartbeat.js';
+import { effectiveRetentionMs, MIN_ZERO_VISIBLE_MS } from './registry/keys.js';
 import { RegistryView } from './registry/view.js';
-import { effectiveRetentionMs, MIN_ZERO_VISIBLE_MS } from './registry-keys.js';
 import { setTaskHost } from './watch.js';
 
 export interface Health {

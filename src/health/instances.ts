@@ -12,7 +12,7 @@ import {
   type InstanceFields,
   type WrittenFields,
   type WrittenStatus,
-} from './registry-keys.js';
+} from './registry/keys.js';
 
 const HOST = hostname();
 

@@ -22,7 +22,6 @@
 // 3 statements up to 99 running and 99 stopped instances, one more per
 // further 100 of either. The tables are created (if missing) once per store.
 
-import type { RegistryRead, RegistryStore } from '../health/registry/store.js';
 import {
   decodeFields,
   type InstanceFields,
@@ -30,7 +29,8 @@ import {
   MISSED_BEATS_FOR_DEAD,
   PAGE_SIZE,
   type WrittenFields,
-} from '../health/registry-keys.js';
+} from '../health/registry/keys.js';
+import type { RegistryRead, RegistryStore } from '../health/registry/store.js';
 
 /** The part of a `pg` Pool or Client the registry uses. */
 export interface PgQueryable {

@@ -5,7 +5,7 @@
 // latency figures belong in bench/, where runs are compared side by side.
 
 import { describe, expect, it } from 'vitest';
-import { beatsKey } from '../../src/health/registry-keys.js';
+import { beatsKey } from '../../src/health/registry/keys.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import {
   enqueue,

@@ -3,14 +3,14 @@
 // registry, including dead replicas and dead processes; the lease moves when
 // its holder dies; series leave /metrics with the entries. Needs `npm run build`.
 import { describe, expect, it } from 'vitest';
-import { redisStore } from '../../src/health/registry/redis-store.js';
 import {
   leaseKey,
   MAX_INSTANCES_PER_PREFIX,
   MISSED_BEATS_FOR_DEAD,
   registryBase,
   type WrittenFields,
-} from '../../src/health/registry-keys.js';
+} from '../../src/health/registry/keys.js';
+import { redisStore } from '../../src/health/registry/redis-store.js';
 import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { scrape } from '../metrics/scrape.js';

@@ -132,8 +132,8 @@ describe('the packed tarball in a fresh app', () => {
     expect(paths).toEqual(
       expect.arrayContaining([
         'LICENSE',
-        'dist/register.js',
-        'dist/register.mjs',
+        'dist/preload/register.js',
+        'dist/preload/register.mjs',
         'dist/index.d.ts',
         'dist/cli/main.js',
       ]),

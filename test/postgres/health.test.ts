@@ -3,7 +3,7 @@
 // (here one that only holds a Queue) reports a SIGKILLed worker 0.
 import { assertSchemaCompatibility } from 'bullmq';
 import { expect, it } from 'vitest';
-import { MISSED_BEATS_FOR_DEAD } from '../../src/health/registry-keys.js';
+import { MISSED_BEATS_FOR_DEAD } from '../../src/health/registry/keys.js';
 import { REGISTRY_TABLE } from '../../src/postgres/registry-store.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { BULLMQ_SCHEMA, describeOnPostgres, PostgresDatabase } from '../helpers/postgres.js';

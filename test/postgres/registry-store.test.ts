@@ -3,7 +3,7 @@
 // a user without CREATE rights, and what each costs in statements.
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { assess, type WrittenFields } from '../../src/health/registry-keys.js';
+import { assess, type WrittenFields } from '../../src/health/registry/keys.js';
 import {
   LEASE_TABLE,
   type PgQueryable,

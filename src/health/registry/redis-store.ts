@@ -1,6 +1,6 @@
 // The registry in Redis: Lua scripts, so that one beat is ONE command
 // (EVALSHA) and every timestamp comes from the Redis server's TIME inside the
-// script. Every key of a prefix shares one hash tag (registry-keys.ts), so each
+// script. Every key of a prefix shares one hash tag (keys.ts), so each
 // script works on Redis Cluster whatever the queue names. Scripts are
 // registered with the client's own defineCommand, which works on every client
 // BullMQ supports (ioredis for 5.x; ioredis, node-redis and Bun adapters for 6.x).
@@ -23,7 +23,7 @@ import {
   PAGE_SIZE,
   stoppedKey,
   type WrittenFields,
-} from '../registry-keys.js';
+} from './keys.js';
 import type { ReadDepth, RegistryRead, RegistryStore } from './store.js';
 
 const NOW_MS = `local t = redis.call('TIME')

@@ -1,9 +1,9 @@
 // What the heartbeat writer and the fleet view need of a registry store. The
 // Redis store (redis-store.ts) is one implementation; a store for BullMQ 6's
 // PostgreSQL backend keeps the same entries and is judged by the same rule
-// (registry-keys.ts). Every time a store returns is its own server's clock.
+// (keys.ts). Every time a store returns is its own server's clock.
 
-import type { InstanceFields, WrittenFields } from '../registry-keys.js';
+import type { InstanceFields, WrittenFields } from './keys.js';
 
 export interface RegistryRead {
   /** The store's time (ms) at the end of the read. */

@@ -27,12 +27,7 @@ import { withTimeout } from '../../redis/access.js';
 import type { Connections, RegistrySource } from '../../redis/connections.js';
 import { isUnreachable, refusalReason } from '../../redis/errors.js';
 import type { HeartbeatWriter } from '../heartbeat.js';
-import {
-  assess,
-  type InstanceFields,
-  MAX_INSTANCES_PER_PREFIX,
-  type Verdict,
-} from '../registry-keys.js';
+import { assess, type InstanceFields, MAX_INSTANCES_PER_PREFIX, type Verdict } from './keys.js';
 import { redisStore } from './redis-store.js';
 import type { RegistryRead, RegistryStore } from './store.js';
 

@@ -2,7 +2,7 @@
 // one-line messages: it is silent about both by default.
 
 import { type DiagLogger, DiagLogLevel, diag } from '@opentelemetry/api';
-import { describeError, logError, warnRateLimited } from './log.js';
+import { describeError, logError, warnRateLimited } from '../log.js';
 
 // An SDK diagnostic that rejects a setting: it names the setting (or only
 // "the environment") and says what is wrong with it.

@@ -6,11 +6,11 @@
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import * as workerThreads from 'node:worker_threads';
-import { loadConfig } from './config.js';
-import { describeError, logError } from './log.js';
+import { loadConfig } from '../config.js';
+import { describeError, logError } from '../log.js';
 
 const STARTED = Symbol.for('jobwatch.started');
-const CLI = join(__dirname, 'cli', 'main.js');
+const CLI = join(__dirname, '..', 'cli', 'main.js');
 
 /**
  * jobwatch's own CLI (a container healthcheck, the monitor sidecar) inherits

@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import { guard } from './log.js';
+import { guard } from '../log.js';
 
 /**
  * The OpenTelemetry API keeps its global providers under this symbol; if a

@@ -10,19 +10,19 @@ import {
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import type { IMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import type { JobwatchConfig } from './config.js';
+import type { JobwatchConfig } from '../config.js';
+import { type HealthOptions, startHealth } from '../health/index.js';
+import { BullMQInstrumentation } from '../instrumentation/instrumentation.js';
+import { createMetricReaders, startMetrics } from '../metrics/index.js';
+import { SeriesProducer } from '../metrics/series-producer.js';
+import { core } from '../otel-sdk.js';
+import type { JobwatchRuntime } from '../runtime.js';
+import { startHealthEndpoints } from '../server/health-server.js';
+import { VERSION } from '../version.js';
 import { registerEsmHooks } from './esm-hooks.js';
-import { type HealthOptions, startHealth } from './health/index.js';
-import { BullMQInstrumentation } from './instrumentation/instrumentation.js';
-import { createMetricReaders, startMetrics } from './metrics/index.js';
-import { SeriesProducer } from './metrics/series-producer.js';
-import { core } from './otel-sdk.js';
-import type { JobwatchRuntime } from './runtime.js';
 import { inSandbox, otelAlreadyStarted, startAutoInstrumentationsFirst } from './sdk-detect.js';
 import { relayingSettingErrors, reportExportError } from './sdk-diagnostics.js';
-import { startHealthEndpoints } from './server/health-server.js';
 import { Shutdown } from './shutdown.js';
-import { VERSION } from './version.js';
 
 const SHUTDOWN_TIMEOUT_MS = 5000;
 

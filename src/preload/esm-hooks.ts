@@ -8,7 +8,7 @@
 
 import { isBuiltin, register } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { describeError, logError } from './log.js';
+import { describeError, logError } from '../log.js';
 
 const REGISTERED = Symbol.for('jobwatch.esmHooks');
 

@@ -7,7 +7,7 @@
 // telemetry is flushed when its workers close and again before a natural exit.
 // jobwatch never calls process.exit.
 
-import { describeError, warnRateLimited } from './log.js';
+import { describeError, warnRateLimited } from '../log.js';
 
 export type ShutdownHook = () => Promise<void> | void;
 

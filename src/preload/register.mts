@@ -6,7 +6,7 @@
 
 import { register } from 'node:module';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
-import { loadConfig } from './config.js';
+import { loadConfig } from '../config.js';
 import { markEsmHooksRegistered } from './esm-hooks.js';
 import { isJobwatchCli } from './start.js';
 
