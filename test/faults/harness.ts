@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { afterEach, expect } from 'vitest';
 // @ts-expect-error: plain ESM JavaScript shared with the demo, no type declarations
 import { startOtlpReceiver } from '../../examples/otlp-receiver.mjs';
-import { instanceKeyPrefix } from '../../src/health/registry/keys.js';
+import { instanceKeyPrefix, leaseKey } from '../../src/health/registry/keys.js';
 import { BULLMQ_PATH } from '../helpers/bullmq-majors.js';
 import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
@@ -74,8 +74,22 @@ export async function startApp(
       timeoutMs: 20_000,
     });
     expect(proc.running, proc.stderr).toBe(true);
+    // A view is the fleet view in these tests: it takes the lease before any worker starts
+    // (else a worker may hold it, and the view would report no other process's workers).
+    if (env.ROLE === 'view' && preload && env.JOBWATCH_REGISTRY_VIEW !== 'false') {
+      await waitFor(() => holdsLease(redisUrl, proc), { what: 'the view to hold the lease' });
+    }
   }
   return app;
+}
+
+async function holdsLease(redisUrl: string, proc: NodeProcess): Promise<boolean> {
+  const client = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0 });
+  try {
+    return (await client.get(leaseKey('bull')))?.includes(`:${proc.pid}:`) ?? false;
+  } finally {
+    client.disconnect();
+  }
 }
 
 /** Environment that sends an app's spans to `endpoint` quickly. */
