@@ -83,12 +83,15 @@ export class PostgresRegistryStore implements RegistryStore {
     const { id, name, queue, ...rest } = fields;
     const status = stopped ? 'stopped' : fields.status;
     const { rows } = await this.db.query(
-      `INSERT INTO ${this.table} AS i
+      // One clock reading for every column: a first beat's started_at is its last_beat.
+      `WITH t AS (SELECT clock_timestamp() AS now)
+       INSERT INTO ${this.table} AS i
          (id, name, queue, status, fields, started_at, last_beat, stopped_at, dead_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5::jsonb, clock_timestamp(), clock_timestamp(),
-         CASE WHEN $4 = 'stopped' THEN clock_timestamp() END,
-         clock_timestamp() + $6 * interval '1 millisecond',
-         clock_timestamp() + $7 * interval '1 millisecond')
+       SELECT $1, $2, $3, $4, $5::jsonb, t.now, t.now,
+         CASE WHEN $4 = 'stopped' THEN t.now END,
+         t.now + $6 * interval '1 millisecond',
+         t.now + $7 * interval '1 millisecond'
+       FROM t
        ON CONFLICT (id) DO UPDATE SET
          name = excluded.name, queue = excluded.queue, status = excluded.status,
          fields = excluded.fields, last_beat = excluded.last_beat,

@@ -23,7 +23,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { describeError, guard, warnRateLimited } from '../../log.js';
 import type { PostgresHealth } from '../../postgres/health.js';
-import { withTimeout } from '../../redis/access.js';
+import { isUsable, withTimeout } from '../../redis/access.js';
 import type { Connections, RegistrySource } from '../../redis/connections.js';
 import { isUnreachable, refusalReason } from '../../redis/errors.js';
 import type { HeartbeatWriter } from '../heartbeat.js';
@@ -178,13 +178,17 @@ export class RegistryView {
     key: string;
     prefix: string;
     store: Pick<RegistryStore, 'lease' | 'releaseLease'>;
+    /** False once the app closed the connection (a call can race a clean shutdown). */
+    open: () => boolean;
   }[] {
     const redis = this.connections.sources().map((s) => ({
       key: s.key,
       prefix: s.prefix,
       store: redisStore(s.client, s.prefix),
+      open: () => isUsable(s.client),
     }));
-    return [...redis, ...(this.postgres?.sources() ?? [])];
+    const postgres = (this.postgres?.sources() ?? []).map((s) => ({ ...s, open: () => true }));
+    return [...redis, ...postgres];
   }
 
   private async renewLeases(): Promise<void> {
@@ -200,7 +204,7 @@ export class RegistryView {
           );
         } catch (err) {
           // Unknown whether it still holds: the lease expires in Redis on its own if not.
-          this.writer.errors.record(err, source.prefix, 'the fleet-view lease');
+          if (source.open()) this.writer.errors.record(err, source.prefix, 'the fleet-view lease');
           return;
         }
         if (holds === this.held.has(source.key)) return;
