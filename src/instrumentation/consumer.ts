@@ -26,6 +26,7 @@ import {
 } from '@opentelemetry/api';
 import type { AttemptOutcome, JobLike, WorkerLike } from '../lifecycle.js';
 import { guard, ignoreInternalError, warnRateLimited } from '../log.js';
+import { core } from '../otel-sdk.js';
 import { errorType, processAttributes, spanName } from './attributes.js';
 import { deferredFailureOf, legacyTelemetryMetadataOf } from './bullmq-versions.js';
 import { setJobData } from './capture.js';
@@ -261,31 +262,67 @@ type ProcessJob = (this: WorkerInstance, job: WorkerJob, ...rest: unknown[]) => 
 
 export function wrapProcessJob(host: Host) {
   return (original: ProcessJob) =>
-    async function processJob(this: WorkerInstance, job: WorkerJob, ...rest: unknown[]) {
-      // per job: try/catch as guard() does, without its closures
+    // per job, so no async frame, rest array or guard() closure: the attempt
+    // ends in the settled promise's own callbacks, with every argument forwarded as it came
+    function processJob(this: WorkerInstance, job: WorkerJob): Promise<unknown> {
+      // biome-ignore lint/complexity/noArguments: forwards every argument, without an array per job
+      const args = arguments as unknown as Parameters<ProcessJob>;
       let attempt: Attempt;
       try {
         attempt = startAttempt(host, this, job);
       } catch (err) {
         ignoreInternalError('worker.process.start', err);
-        return original.call(this, job, ...rest);
+        return original.apply(this, args);
       }
-      let thrown: unknown = NO_ERROR;
+      let pending: Promise<unknown>;
       try {
-        return await (attempt.internalContext
-          ? context.with(attempt.internalContext, original, this, job, ...rest)
-          : original.call(this, job, ...rest));
+        const ctx = runContext(host, attempt);
+        pending = ctx ? context.with(ctx, original, this, ...args) : original.apply(this, args);
       } catch (err) {
-        thrown = err;
+        finishAttempt(host, this, job, attempt, err);
         throw err;
-      } finally {
-        try {
-          endAttempt(host, this, job, attempt, thrown);
-        } catch (err) {
-          ignoreInternalError('worker.process.end', err);
-        }
       }
+      if (typeof pending?.then !== 'function') {
+        finishAttempt(host, this, job, attempt, NO_ERROR);
+        return pending;
+      }
+      return pending.then(
+        (value) => {
+          finishAttempt(host, this, job, attempt, NO_ERROR);
+          return value;
+        },
+        (err: unknown) => {
+          finishAttempt(host, this, job, attempt, err);
+          throw err;
+        },
+      );
     };
+}
+
+/**
+ * The context BullMQ's own work for the attempt runs in, when it is not the
+ * one it already runs in: the worker's loop is suppressed already (wrapRun),
+ * so only traceRedis (BullMQ's Redis spans under the process span) or a
+ * processJob called from outside that loop needs one.
+ */
+function runContext(host: Host, attempt: Attempt): Context | undefined {
+  const ctx = attempt.internalContext;
+  if (ctx === undefined || host.traceRedis) return ctx;
+  return core.isTracingSuppressed(context.active()) ? undefined : ctx;
+}
+
+function finishAttempt(
+  host: Host,
+  worker: WorkerInstance,
+  job: WorkerJob,
+  attempt: Attempt,
+  thrown: unknown,
+): void {
+  try {
+    endAttempt(host, worker, job, attempt, thrown);
+  } catch (err) {
+    ignoreInternalError('worker.process.end', err);
+  }
 }
 
 type CallProcessJob = (this: unknown, job: WorkerJob, ...rest: unknown[]) => unknown;

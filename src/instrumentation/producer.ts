@@ -128,8 +128,10 @@ export function startSpan(
  * in jobwatch's own part never changes what BullMQ does: the job is added
  * exactly once, with the caller's arguments if ours could not be made.
  * `end` must accept a send without span (native telemetry, or start failed).
+ * Per call (a Queue.add per request), so no async frame: the send ends in the
+ * settled promise's own callbacks, and BullMQ's promise is what the caller awaits.
  */
-export async function aroundSend<S extends Send, A extends unknown[], R>(
+export function aroundSend<S extends Send, A extends unknown[], R>(
   host: Host,
   key: string,
   self: unknown,
@@ -147,24 +149,49 @@ export async function aroundSend<S extends Send, A extends unknown[], R>(
   } catch (err) {
     ignoreInternalError(`${key}.start`, err);
   }
-  let result: R;
+  let pending: Promise<R>;
   try {
-    result = await (send.runContext
+    pending = send.runContext
       ? context.with(send.runContext, original, self, ...sendArgs)
-      : original.apply(self, sendArgs));
+      : original.apply(self, sendArgs);
   } catch (err) {
-    guard(`${key}.end`, () => {
-      for (const create of send.creates ?? []) endFailed(create, err, host);
-      endFailed(send.span, err, host);
-    });
+    sendFailed(host, key, send, err);
     throw err;
   }
+  if (typeof pending?.then !== 'function') {
+    ended(key, end, send, pending as R);
+    return pending;
+  }
+  return pending.then(
+    (result) => {
+      ended(key, end, send, result);
+      return result;
+    },
+    (err: unknown) => {
+      sendFailed(host, key, send, err);
+      throw err;
+    },
+  );
+}
+
+function ended<S extends Send, R>(
+  key: string,
+  end: (send: S, result: R) => void,
+  send: S,
+  result: R,
+) {
   try {
     end(send, result);
   } catch (err) {
     ignoreInternalError(`${key}.end`, err);
   }
-  return result;
+}
+
+function sendFailed(host: Host, key: string, send: Send, err: unknown): void {
+  guard(`${key}.end`, () => {
+    for (const create of send.creates ?? []) endFailed(create, err, host);
+    endFailed(send.span, err, host);
+  });
 }
 
 export function wrapAdd(host: Host) {
