@@ -5,6 +5,7 @@
 // 1 ms of I/O. Reported: throughput, node CPU per job, and the pickup latency
 // of every timed job (from just before its Queue.add to its processor's first line).
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import {
   bullmq,
   connection,
@@ -12,6 +13,8 @@ import {
   finishedJobs,
   plan,
   profiled,
+  redisDelta,
+  redisSnapshot,
   telemetryOption,
 } from './child.mjs';
 import { quantile } from './stats.mjs';
@@ -53,6 +56,8 @@ async function main() {
 
   await clients(plan.apiWarmup, false);
   await done.until(plan.apiWarmup);
+  const stats = new Redis(connection);
+  const redisBefore = await redisSnapshot(stats);
   const cpuBefore = process.cpuUsage();
   const start = process.hrtime.bigint();
   await profiled(async () => {
@@ -61,6 +66,8 @@ async function main() {
   });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const cpu = process.cpuUsage(cpuBefore);
+  const redis = redisDelta(redisBefore, await redisSnapshot(stats), plan.apiJobs);
+  stats.disconnect();
   await worker.close();
   await queue.close();
   await finish({
@@ -69,6 +76,7 @@ async function main() {
       seconds,
       jobsPerSec: plan.apiJobs / seconds,
       cpuUsPerJob: (cpu.user + cpu.system) / plan.apiJobs,
+      redis,
       completed: done.count,
       expected: plan.apiWarmup + plan.apiJobs,
     },

@@ -26,20 +26,34 @@ export async function telemetryOption() {
 
 /**
  * Runs `phase`, under the CPU profiler when BENCH_CPU_PROFILE names a file to
- * write the profile to (so a profile holds the measured phase and nothing else).
+ * write the profile to, or under V8's sampling heap profiler when
+ * BENCH_ALLOC_PROFILE does (every allocation, collected or not: what the
+ * garbage collector has to deal with). A profile holds the measured phase
+ * and nothing else.
  */
 export async function profiled(phase) {
-  if (!env.BENCH_CPU_PROFILE) return phase();
+  const cpu = env.BENCH_CPU_PROFILE;
+  const alloc = env.BENCH_ALLOC_PROFILE;
+  if (!cpu && !alloc) return phase();
   const session = new Session();
   session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 200 });
-  await session.post('Profiler.start');
+  if (cpu) {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 200 });
+    await session.post('Profiler.start');
+  } else {
+    await session.post('HeapProfiler.enable');
+    await session.post('HeapProfiler.startSampling', {
+      samplingInterval: 1024,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  }
   try {
     return await phase();
   } finally {
-    const { profile } = await session.post('Profiler.stop');
-    writeFileSync(env.BENCH_CPU_PROFILE, JSON.stringify(profile));
+    const { profile } = await session.post(cpu ? 'Profiler.stop' : 'HeapProfiler.stopSampling');
+    writeFileSync(cpu ?? alloc, JSON.stringify(profile));
     session.disconnect();
   }
 }
@@ -108,4 +122,31 @@ export async function finish(result) {
   writeFileSync(env.BENCH_RESULT_FILE, JSON.stringify(result));
   // jobwatch's servers and timers are not ours to stop; the result is written.
   process.exit(0);
+}
+
+/** INFO commandstats and CPU of the benchmark's redis-server, through `stats` (a connection of its own). */
+export async function redisSnapshot(stats) {
+  const [commands, cpu] = await Promise.all([stats.info('commandstats'), stats.info('cpu')]);
+  const calls = {};
+  for (const m of commands.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    if (m[1] !== 'info') calls[m[1]] = Number(m[2]);
+  }
+  const seconds = (name) => Number(cpu.match(new RegExp(`^${name}:([\\d.]+)`, 'm'))[1]);
+  return { calls, cpuUs: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6 };
+}
+
+/** Commands per job (each command name too) and Redis CPU per job between two snapshots. */
+export function redisDelta(before, after, jobs) {
+  const perCommand = {};
+  let total = 0;
+  for (const [name, calls] of Object.entries(after.calls)) {
+    const delta = calls - (before.calls[name] ?? 0);
+    if (delta > 0) perCommand[name] = delta / jobs;
+    total += delta;
+  }
+  return {
+    commandsPerJob: total / jobs,
+    perCommand,
+    cpuUsPerJob: (after.cpuUs - before.cpuUs) / jobs,
+  };
 }

@@ -2,6 +2,7 @@
 // decides how that process is started and which workload it runs: the
 // standard one (workload.mjs), the API-style one (api-workload.mjs) or the
 // SDK floor (floor-workload.mjs, no BullMQ).
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -76,6 +77,20 @@ export const MODES = [
     telemetryOption: 'bullmq-otel',
     traced: true,
     metrics: 'reader',
+  },
+  {
+    // Not a telemetry: the part of any propagating instrumentation's cost
+    // (jobwatch's and bullmq-otel's alike) that BullMQ and ioredis pay for
+    // the ~70 bytes of trace context in every job's options.
+    id: 'plain6-metadata',
+    label: 'plain BullMQ 6, each job carrying a trace context (no telemetry)',
+    baseline: 'plain6',
+    bullmq: 'bullmq',
+    preload: [],
+    env: () => ({ BENCH_JOB_METADATA: '1' }),
+    telemetryOption: 'none',
+    traced: false,
+    metrics: 'none',
   },
   {
     id: 'plain5',
@@ -155,7 +170,13 @@ function jobwatchEnv(ports) {
  */
 export function withComparison(modes, dir) {
   if (!dir) return modes;
-  const register = join(resolve(dir), 'dist', 'register.js');
+  // the preload's place in the build moved to dist/preload/ (the exports map names it)
+  const dist = join(resolve(dir), 'dist');
+  const register = [join(dist, 'preload', 'register.js'), join(dist, 'register.js')].find((f) =>
+    existsSync(f),
+  );
+  if (register === undefined)
+    throw new Error(`--compare ${dir}: no dist/preload/register.js there (build it first)`);
   return modes.flatMap((mode) => {
     if (!mode.preload.includes(JOBWATCH)) return [mode];
     const twin = {

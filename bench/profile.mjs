@@ -1,8 +1,10 @@
-// `node bench/run.mjs --profile plain6,jobwatch,…`: one full-size run of each mode
-// with the CPU profiler on during the timed throughput phase only, then where
-// that CPU went per job: by package, the hottest functions, and jobwatch's own
-// functions (mapped back to src/ file:line through the source maps), so the
-// cost on the per-job path can be found and removed.
+// `node bench/run.mjs --profile plain6,jobwatch,…`: two full-size runs of each
+// mode, one with the CPU profiler and one with V8's sampling heap profiler on
+// during the timed throughput phase only, then where that CPU and memory went
+// per job: by package, the hottest functions, and jobwatch's own functions
+// (mapped back to src/ file:line through the source maps), so the cost on the
+// per-job path can be found and removed. With plain6 among the modes, a table
+// splits what each mode adds over plain BullMQ by package.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -87,6 +89,7 @@ export function analyze(profile) {
   const self = new Map();
   const byArea = new Map();
   const byJobwatch = new Map();
+  const byCaller = new Map();
   let total = 0;
   let telemetry = 0;
   const add = (map, key, us) => map.set(key, (map.get(key) ?? 0) + us);
@@ -97,6 +100,7 @@ export function analyze(profile) {
     total += us;
     add(self, frameKey(frame), us);
     add(byArea, area(frame.url), us);
+    add(byCaller, frame.url ? area(frame.url) : callerArea(id, nodes, parent), us);
     const who = owner(id, nodes, parent);
     if (who.telemetry) telemetry += us;
     if (who.jobwatch) add(byJobwatch, who.jobwatch, us);
@@ -108,35 +112,143 @@ export function analyze(profile) {
     gc: self.get('(garbage collector)') ?? 0,
     self: sorted(self),
     byArea: sorted(byArea),
+    byCaller,
     byJobwatch: sorted(byJobwatch),
   };
 }
 
-function markdown(mode, a, jobs) {
+/**
+ * Bytes allocated per function and per package, and the telemetry bytes per
+ * jobwatch function, from a sampling heap profile (collected objects
+ * included). Allocations made by builtins (no script) are charged the way a
+ * CPU sample is: to the first package frame above them.
+ */
+export function analyzeAllocations(profile) {
+  const nodes = new Map();
+  const parent = new Map();
+  const visit = (node) => {
+    nodes.set(node.id, node);
+    for (const child of node.children ?? []) {
+      parent.set(child.id, node.id);
+      visit(child);
+    }
+  };
+  visit(profile.head);
+  const byArea = new Map();
+  const byJobwatch = new Map();
+  let total = 0;
+  let telemetry = 0;
+  const add = (map, key, bytes) => map.set(key, (map.get(key) ?? 0) + bytes);
+  for (const [id, node] of nodes) {
+    const bytes = node.selfSize;
+    if (!bytes) continue;
+    total += bytes;
+    add(byArea, callerArea(id, nodes, parent), bytes);
+    const who = owner(id, nodes, parent);
+    if (who.telemetry) telemetry += bytes;
+    if (who.jobwatch) add(byJobwatch, who.jobwatch, bytes);
+  }
+  const sorted = (map) => [...map].sort((a, b) => b[1] - a[1]);
+  return { total, telemetry, byArea: sorted(byArea), byJobwatch: sorted(byJobwatch) };
+}
+
+/**
+ * The package of the innermost frame with a script: a builtin's time or
+ * allocation (a socket write, a JSON.stringify) belongs to its caller. The
+ * garbage collector and V8's own work have none.
+ */
+function callerArea(id, nodes, parent) {
+  for (let n = id; n !== undefined; n = parent.get(n)) {
+    const { url } = nodes.get(n).callFrame;
+    if (url) return area(url);
+  }
+  const name = nodes.get(id).callFrame.functionName;
+  return name === '(garbage collector)' ? 'garbage collection' : '(V8, native)';
+}
+
+function markdown(mode, a, m, jobs) {
   const perJob = (us) => (us / jobs).toFixed(2);
-  const pct = (us) => `${((100 * us) / a.total).toFixed(1)}%`;
-  const rows = (entries) => entries.map(([k, us]) => `| ${k} | ${perJob(us)} | ${pct(us)} |`);
-  const table = (title, entries) => [
-    `| ${title} | µs/job | share |`,
+  const bytes = (b) => (b / jobs).toFixed(0);
+  const pct = (part, whole) => `${((100 * part) / whole).toFixed(1)}%`;
+  const table = (title, entries, unit, format, whole) => [
+    `| ${title} | ${unit} | share |`,
     '|---|---:|---:|',
-    ...rows(entries),
+    ...entries.map(([k, v]) => `| ${k} | ${format(v)} | ${pct(v, whole)} |`),
     '',
   ];
+  const allocatedBy = new Map(m.byJobwatch);
   return [
     `## ${mode.label} (\`${mode.id}\`)`,
     '',
     `Busy CPU while ${jobs} jobs were added and processed: ${perJob(a.total)} µs/job, of which ` +
       `telemetry code and the OpenTelemetry calls it makes: ${perJob(a.telemetry)} µs/job; ` +
-      `garbage collection (not attributable): ${perJob(a.gc)} µs/job.`,
+      `garbage collection: ${perJob(a.gc)} µs/job. Allocated (a second run, under the heap ` +
+      `profiler): ${bytes(m.total)} bytes/job, of which telemetry code and the OpenTelemetry calls ` +
+      `it makes: ${bytes(m.telemetry)} bytes/job.`,
     '',
-    ...table('self time by package', a.byArea.slice(0, 14)),
+    ...table('self time by package', a.byArea.slice(0, 14), 'µs/job', perJob, a.total),
     ...(a.byJobwatch.length
-      ? table(
-          'jobwatch function (with the OpenTelemetry calls it makes)',
-          a.byJobwatch.slice(0, TOP),
-        )
+      ? [
+          '| jobwatch function (with the OpenTelemetry calls it makes) | µs/job | bytes/job |',
+          '|---|---:|---:|',
+          ...a.byJobwatch
+            .slice(0, TOP)
+            .map(([k, us]) => `| ${k} | ${perJob(us)} | ${bytes(allocatedBy.get(k) ?? 0)} |`),
+          '',
+        ]
       : []),
-    ...table('hottest functions (self)', a.self.slice(0, TOP)),
+    ...table('hottest functions (self)', a.self.slice(0, TOP), 'µs/job', perJob, a.total),
+    ...table(
+      'allocated by package (builtins charged to their caller)',
+      m.byArea.slice(0, 10),
+      'bytes/job',
+      bytes,
+      m.total,
+    ),
+  ].join('\n');
+}
+
+/** The groups the added-cost table sums packages into. */
+function group(pkg) {
+  if (pkg === 'jobwatch') return 'jobwatch (its own functions)';
+  if (pkg.startsWith('@opentelemetry/'))
+    return 'OpenTelemetry SDK and API (every @opentelemetry/* package)';
+  if (
+    ['bullmq', 'ioredis', 'msgpackr', 'denque', 'tslib', 'debug', 'cluster-key-slot'].includes(pkg)
+  )
+    return "BullMQ and ioredis (the job's own work, its socket writes included)";
+  if (pkg === 'bullmq-otel' || pkg.startsWith('@appsignal/')) return 'the other instrumentation';
+  return pkg;
+}
+
+/**
+ * What `mode` adds over `base` per job, by group: CPU charged to the package
+ * whose code ran (builtins to their caller), and the bytes it allocated.
+ */
+function addedCost(mode, base, jobs) {
+  const sum = (map) => {
+    const out = new Map();
+    for (const [pkg, v] of map) out.set(group(pkg), (out.get(group(pkg)) ?? 0) + v);
+    return out;
+  };
+  const cpu = [sum(mode.cpu.byCaller), sum(base.cpu.byCaller)];
+  const mem = [sum(new Map(mode.alloc.byArea)), sum(new Map(base.alloc.byArea))];
+  const groups = [...new Set([...cpu[0].keys(), ...cpu[1].keys()])];
+  const delta = ([m, b], g) => ((m.get(g) ?? 0) - (b.get(g) ?? 0)) / jobs;
+  const rows = groups
+    .map((g) => [g, delta(cpu, g), delta(mem, g)])
+    .filter(([, us, b]) => Math.abs(us) >= 0.05 || Math.abs(b) >= 10)
+    .sort((x, y) => y[1] - x[1]);
+  const total = (mode.cpu.total - base.cpu.total) / jobs;
+  const bytes = (mode.alloc.total - base.alloc.total) / jobs;
+  return [
+    `### ${mode.mode.label} over ${base.mode.label}`,
+    '',
+    '| where | CPU µs/job added | bytes/job added |',
+    '|---|---:|---:|',
+    ...rows.map(([g, us, b]) => `| ${g} | ${us.toFixed(2)} | ${b.toFixed(0)} |`),
+    `| **total** | **${total.toFixed(2)}** | **${bytes.toFixed(0)}** |`,
+    '',
   ].join('\n');
 }
 
@@ -147,32 +259,48 @@ export async function profile(ids, compareDir) {
   const dir = fileURLToPath(new URL('./results/profiles/', import.meta.url));
   mkdirSync(dir, { recursive: true });
   const redis = await startRedis({ core: CORES.redis });
-  const sections = [];
+  const profiled = new Map();
   try {
     for (const id of ids.split(',')) {
       const mode = modes.find((m) => m.id === id);
       if (!mode) throw new Error(`unknown mode ${id}`);
-      const file = join(dir, `${id}.cpuprofile`);
-      const { failure } = await runChild(mode, {
-        redis,
-        plan: FULL,
-        extraEnv: { BENCH_CPU_PROFILE: file },
-        core: CORES.node,
-        timeoutMs: 300_000,
+      const run = async (variable, extension) => {
+        const file = join(dir, `${id}.${extension}`);
+        const { failure } = await runChild(mode, {
+          redis,
+          plan: FULL,
+          extraEnv: { [variable]: file },
+          core: CORES.node,
+          timeoutMs: 300_000,
+        });
+        if (failure) throw new Error(`${id}: ${failure}`);
+        return JSON.parse(readFileSync(file, 'utf8'));
+      };
+      profiled.set(id, {
+        mode,
+        jobs: { api: FULL.apiJobs, floor: FULL.floorJobs }[mode.workload] ?? FULL.jobs,
+        cpu: analyze(await run('BENCH_CPU_PROFILE', 'cpuprofile')),
+        alloc: analyzeAllocations(await run('BENCH_ALLOC_PROFILE', 'heapprofile')),
       });
-      if (failure) throw new Error(`${id}: ${failure}`);
-      const analysis = analyze(JSON.parse(readFileSync(file, 'utf8')));
-      sections.push(
-        markdown(
-          mode,
-          analysis,
-          { api: FULL.apiJobs, floor: FULL.floorJobs }[mode.workload] ?? FULL.jobs,
-        ),
-      );
     }
-    const text =
-      `# CPU profile of the throughput phase\n\nCommand: \`${commandLine()}\`  \n` +
-      `Machine: ${machine(await redis.version())}  \njobwatch: commit ${revision()}\n\n${sections.join('\n')}`;
+    const added = [...profiled.values()]
+      .filter((p) => p.mode.baseline !== p.mode.id && profiled.has(p.mode.baseline))
+      .map((p) => addedCost(p, profiled.get(p.mode.baseline), p.jobs));
+    const sections = [...profiled.values()].map((p) => markdown(p.mode, p.cpu, p.alloc, p.jobs));
+    const text = [
+      `# CPU and allocation profile of the throughput phase\n\nCommand: \`${commandLine()}\`  `,
+      `Machine: ${machine(await redis.version())}  \njobwatch: commit ${revision()}\n`,
+      ...(added.length
+        ? [
+            '## What each mode adds over its plain baseline\n',
+            'From the profiles below: CPU charged to the package whose code ran (a builtin, such as a ' +
+              "socket write or JSON.stringify, to its caller's package), allocated bytes the same way. " +
+              'Profiler overhead inflates every figure a little; the differences are what to read.\n',
+            ...added,
+          ]
+        : []),
+      ...sections,
+    ].join('\n');
     process.stdout.write(text);
     writeFileSync(new URL('./results/profile.md', import.meta.url), text);
   } finally {

@@ -6,41 +6,38 @@ import {
   addInChunks,
   bullmq,
   connection,
+  env,
   finish,
   finishedJobs,
   plan,
   profiled,
+  redisDelta,
+  redisSnapshot,
   telemetryOption,
 } from './child.mjs';
 import { quantile } from './stats.mjs';
 
 const QUEUES = { throughput: 'bench-throughput', add: 'bench-add', pickup: 'bench-pickup' };
 const noop = async () => {};
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 
-async function redisSnapshot(stats) {
-  const [commands, cpu] = await Promise.all([stats.info('commandstats'), stats.info('cpu')]);
-  const calls = {};
-  for (const m of commands.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
-    if (m[1] !== 'info') calls[m[1]] = Number(m[2]);
-  }
-  const seconds = (name) => Number(cpu.match(new RegExp(`^${name}:([\\d.]+)`, 'm'))[1]);
-  return { calls, cpuUs: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6 };
-}
-
-function redisDelta(before, after, jobs) {
-  const perCommand = {};
-  let total = 0;
-  for (const [name, calls] of Object.entries(after.calls)) {
-    const delta = calls - (before.calls[name] ?? 0);
-    if (delta > 0) perCommand[name] = delta / jobs;
-    total += delta;
-  }
-  return {
-    commandsPerJob: total / jobs,
-    perCommand,
-    cpuUsPerJob: (after.cpuUs - before.cpuUs) / jobs,
-  };
-}
+/**
+ * The standard job; with BENCH_JOB_METADATA (the `plain6-metadata` mode) it
+ * also carries a trace context as jobwatch writes it, each with its own span
+ * id, but no telemetry reads or writes it: what carrying the context through
+ * Redis costs BullMQ and ioredis alone.
+ */
+const jobOf = env.BENCH_JOB_METADATA
+  ? (i) => ({
+      name: 'noop',
+      data: { i },
+      opts: {
+        telemetry: {
+          metadata: `{"traceparent":"00-${TRACE_ID}-${i.toString(16).padStart(16, '1')}-01"}`,
+        },
+      },
+    })
+  : undefined;
 
 /** addBulk `plan.jobs` no-op jobs while a Worker with `plan.concurrency` consumes them. */
 async function throughput(extra, stats) {
@@ -53,19 +50,24 @@ async function throughput(extra, stats) {
   });
   const done = finishedJobs(worker);
   await worker.waitUntilReady();
-  await addInChunks(queue, plan.warmup);
+  await addInChunks(queue, plan.warmup, jobOf);
   await done.until(plan.warmup);
 
   const redisBefore = await redisSnapshot(stats);
   const cpuBefore = process.cpuUsage();
+  const mainBefore = process.threadCpuUsage();
   const start = process.hrtime.bigint();
   await profiled(async () => {
-    await addInChunks(queue, plan.jobs);
+    await addInChunks(queue, plan.jobs, jobOf);
     await done.until(plan.warmup + plan.jobs);
   });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const cpu = process.cpuUsage(cpuBefore);
+  const main = process.threadCpuUsage(mainBefore);
   const redis = redisDelta(redisBefore, await redisSnapshot(stats), plan.jobs);
+  // what a processed job carried in its telemetry metadata (jobwatch's, bullmq-otel's, or the metadata mode's)
+  const [last] = await queue.getCompleted(0, 0);
+  const metadata = last?.opts?.telemetry?.metadata ?? null;
 
   await worker.close();
   await queue.close();
@@ -74,9 +76,11 @@ async function throughput(extra, stats) {
     seconds,
     jobsPerSec: plan.jobs / seconds,
     cpuUsPerJob: (cpu.user + cpu.system) / plan.jobs,
+    mainThreadCpuUsPerJob: (main.user + main.system) / plan.jobs,
     redis,
     completed: done.count,
     expected: plan.warmup + plan.jobs,
+    metadata,
   };
 }
 

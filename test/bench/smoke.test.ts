@@ -11,7 +11,7 @@ interface Run {
   mode: string;
   status: 'ok' | 'invalid' | 'failed';
   problems: string[];
-  throughput?: { completed: number; expected: number };
+  throughput?: { completed: number; expected: number; metadata?: string | null };
   pickup?: { completed: number; expected: number; samples: number };
   spans?: { total: number; byQueue: Record<string, Record<string, number>> };
   metrics?: Record<string, number>;
@@ -26,6 +26,7 @@ const ALL = [
   'jobwatch',
   'jobwatch-metrics',
   'bullmq-otel',
+  'plain6-metadata',
   'plain5',
   'appsignal5',
   'plain6-api',
@@ -80,4 +81,19 @@ describe('npm run bench, smoke size', () => {
       expect(Math.max(0, ...totals)).toBeGreaterThanOrEqual(runs[mode]!.throughput!.expected);
     },
   );
+
+  it('plain6-metadata carries a trace context in every job that no telemetry wrote, as jobwatch writes one', () => {
+    const fastShape = /^\{"traceparent":"00-[0-9a-f]{32}-[0-9a-f]{16}-01"\}$/;
+    expect(runs['plain6-metadata']!.throughput!.metadata).toMatch(fastShape);
+    expect(runs.jobwatch!.throughput!.metadata).toMatch(fastShape);
+    expect(runs['plain6-metadata']!.throughput!.metadata!.length).toBe(
+      runs.jobwatch!.throughput!.metadata!.length,
+    );
+    expect(runs.plain6!.throughput!.metadata).toBeNull();
+  });
+
+  it.each(['plain6-api', 'jobwatch-api'])('%s counts the Redis commands of its jobs', (mode) => {
+    const redis = (runs[mode]!.throughput as { redis?: { commandsPerJob: number } }).redis;
+    expect(redis?.commandsPerJob).toBeGreaterThan(1);
+  });
 });
