@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import {
   bullmq,
   connection,
+  cpuMeter,
   finish,
   finishedJobs,
   plan,
@@ -58,14 +59,14 @@ async function main() {
   await done.until(plan.apiWarmup);
   const stats = new Redis(connection);
   const redisBefore = await redisSnapshot(stats);
-  const cpuBefore = process.cpuUsage();
+  const cpu = cpuMeter();
   const start = process.hrtime.bigint();
   await profiled(async () => {
     await clients(plan.apiWarmup + plan.apiJobs, true);
     await done.until(plan.apiWarmup + plan.apiJobs);
   });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const cpu = process.cpuUsage(cpuBefore);
+  const cpuPerJob = cpu(plan.apiJobs);
   const redis = redisDelta(redisBefore, await redisSnapshot(stats), plan.apiJobs);
   stats.disconnect();
   await worker.close();
@@ -75,7 +76,7 @@ async function main() {
       jobs: plan.apiJobs,
       seconds,
       jobsPerSec: plan.apiJobs / seconds,
-      cpuUsPerJob: (cpu.user + cpu.system) / plan.apiJobs,
+      ...cpuPerJob,
       redis,
       completed: done.count,
       expected: plan.apiWarmup + plan.apiJobs,

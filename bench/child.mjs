@@ -150,3 +150,20 @@ export function redisDelta(before, after, jobs) {
     cpuUsPerJob: (after.cpuUs - before.cpuUs) / jobs,
   };
 }
+
+/**
+ * Starts counting node's CPU; the returned function gives it per job: every
+ * thread of the process (V8's garbage-collection and compiler helpers too), and the main thread alone.
+ */
+export function cpuMeter() {
+  const all = process.cpuUsage();
+  const main = process.threadCpuUsage();
+  return (jobs) => {
+    const a = process.cpuUsage(all);
+    const m = process.threadCpuUsage(main);
+    return {
+      cpuUsPerJob: (a.user + a.system) / jobs,
+      mainThreadCpuUsPerJob: (m.user + m.system) / jobs,
+    };
+  };
+}

@@ -7,7 +7,7 @@
 // the same span names and attribute sets as jobwatch's. Nothing jobwatch does
 // per job can cost less than this on the stock SDK.
 import { context, metrics, propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
-import { finish, plan, profiled } from './child.mjs';
+import { cpuMeter, finish, plan, profiled } from './child.mjs';
 
 const QUEUE = 'bench-floor';
 const tracer = trace.getTracer('bench-floor');
@@ -90,17 +90,17 @@ async function loop(from, n) {
 async function main() {
   const jobs = plan.floorJobs;
   await loop(0, plan.floorWarmup);
-  const cpuBefore = process.cpuUsage();
+  const cpu = cpuMeter();
   const start = process.hrtime.bigint();
   await profiled(() => loop(plan.floorWarmup, jobs));
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const cpu = process.cpuUsage(cpuBefore);
+  const cpuPerJob = cpu(jobs);
   await finish({
     throughput: {
       jobs,
       seconds,
       jobsPerSec: jobs / seconds,
-      cpuUsPerJob: (cpu.user + cpu.system) / jobs,
+      ...cpuPerJob,
       redis: { commandsPerJob: 0, perCommand: {}, cpuUsPerJob: 0 },
       completed: plan.floorWarmup + jobs,
       expected: plan.floorWarmup + jobs,

@@ -6,6 +6,7 @@ import {
   addInChunks,
   bullmq,
   connection,
+  cpuMeter,
   env,
   finish,
   finishedJobs,
@@ -54,16 +55,14 @@ async function throughput(extra, stats) {
   await done.until(plan.warmup);
 
   const redisBefore = await redisSnapshot(stats);
-  const cpuBefore = process.cpuUsage();
-  const mainBefore = process.threadCpuUsage();
+  const cpu = cpuMeter();
   const start = process.hrtime.bigint();
   await profiled(async () => {
     await addInChunks(queue, plan.jobs, jobOf);
     await done.until(plan.warmup + plan.jobs);
   });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const cpu = process.cpuUsage(cpuBefore);
-  const main = process.threadCpuUsage(mainBefore);
+  const cpuPerJob = cpu(plan.jobs);
   const redis = redisDelta(redisBefore, await redisSnapshot(stats), plan.jobs);
   // what a processed job carried in its telemetry metadata (jobwatch's, bullmq-otel's, or the metadata mode's)
   const [last] = await queue.getCompleted(0, 0);
@@ -75,8 +74,7 @@ async function throughput(extra, stats) {
     jobs: plan.jobs,
     seconds,
     jobsPerSec: plan.jobs / seconds,
-    cpuUsPerJob: (cpu.user + cpu.system) / plan.jobs,
-    mainThreadCpuUsPerJob: (main.user + main.system) / plan.jobs,
+    ...cpuPerJob,
     redis,
     completed: done.count,
     expected: plan.warmup + plan.jobs,
