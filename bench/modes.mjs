@@ -54,6 +54,22 @@ export const MODES = [
     metrics: 'reader',
   },
   {
+    id: 'jobwatch-bulk-send',
+    label: 'jobwatch, everything on, no per-job create spans (JOBWATCH_BULK_CREATE_SPANS=false)',
+    baseline: 'plain6',
+    bullmq: 'bullmq',
+    preload: [TELEMETRY, JOBWATCH],
+    env: (ports) => ({
+      BENCH_TRACES: '1',
+      BENCH_METRICS: '1',
+      JOBWATCH_BULK_CREATE_SPANS: 'false',
+      ...jobwatchEnv(ports),
+    }),
+    telemetryOption: 'none',
+    traced: true,
+    metrics: 'reader',
+  },
+  {
     id: 'jobwatch-metrics',
     label: 'jobwatch, metrics + health only',
     baseline: 'plain6',

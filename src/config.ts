@@ -45,6 +45,8 @@ export interface JobwatchConfig {
   processParent: ProcessParentMode;
   /** JOBWATCH_TRACE_REDIS: keep spans of BullMQ's own Redis commands (off: suppressed). */
   traceRedis: boolean;
+  /** JOBWATCH_BULK_CREATE_SPANS: a `create` span per job of an addBulk (off: its `send` span only). */
+  bulkCreateSpans: boolean;
   /** JOBWATCH_MAX_CHAIN_DEPTH: jobs enqueued by processors, one after another, that share one trace. */
   maxChainDepth: number;
   /** JOBWATCH_CAPTURE_ERROR_MESSAGE: error messages on spans (off: exception type and stack frames only). */
@@ -207,6 +209,7 @@ export function parseConfig(env: Env): { config: JobwatchConfig; errors: string[
     healthToken: r.optionalString('JOBWATCH_HEALTH_TOKEN'),
     processParent: r.oneOf('JOBWATCH_PROCESS_PARENT', ['auto', 'parent', 'link'] as const, 'auto'),
     traceRedis: r.bool('JOBWATCH_TRACE_REDIS', false),
+    bulkCreateSpans: r.bool('JOBWATCH_BULK_CREATE_SPANS', true),
     maxChainDepth: r.int('JOBWATCH_MAX_CHAIN_DEPTH', 10, 1, 10_000, 'a whole number of jobs'),
     captureErrorMessage: r.bool('JOBWATCH_CAPTURE_ERROR_MESSAGE', false),
     captureJobData: r.bool('JOBWATCH_CAPTURE_JOB_DATA', false),

@@ -11,6 +11,7 @@ export interface Host extends CaptureSettings {
   readonly processParent: ProcessParent;
   readonly maxChainDepth: number;
   readonly traceRedis: boolean;
+  readonly bulkCreateSpans: boolean;
   /**
    * No TracerProvider is registered: every span would be a no-op that only
    * carries its parent's context on. The wrappers then start none and

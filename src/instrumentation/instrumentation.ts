@@ -144,6 +144,10 @@ export class BullMQInstrumentation
     return this._config.maxChainDepth ?? DEFAULT_MAX_CHAIN_DEPTH;
   }
 
+  get bulkCreateSpans(): boolean {
+    return this._config.bulkCreateSpans !== false;
+  }
+
   get traceRedis(): boolean {
     return this._config.traceRedis === true;
   }

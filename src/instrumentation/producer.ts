@@ -256,13 +256,10 @@ export function wrapAddBulk(host: Host) {
             return [{ ...NATIVE_SEND, creates: [] }, [jobs, ...rest]];
           const active = lighten(context.active());
           if (host.tracingOff) {
-            // no-op send and create spans would give every job the active context: made once
-            const metadata = state.ownTelemetry ? undefined : metadataFor(active);
-            const sent =
-              metadata === undefined ? jobs : jobs.map((job) => withJobMetadata(job, metadata));
+            // no-op send and create spans would give every job the active context
             return [
               { span: undefined, runContext: internalContext(host, active), creates: [] },
-              [sent, ...rest],
+              [batchWithContext(jobs, state, active), ...rest],
             ];
           }
           const span = startSpan(
@@ -272,6 +269,13 @@ export function wrapAddBulk(host: Host) {
             active,
           );
           const ctx = trace.setSpan(active, span);
+          const runContext = internalContext(host, ctx);
+          if (!host.bulkCreateSpans) {
+            return [
+              { span, runContext, creates: [] },
+              [batchWithContext(jobs, state, ctx), ...rest],
+            ];
+          }
           const creates: Span[] = [];
           const copies = jobs.map((job) => {
             if (job === null || typeof job !== 'object') return job;
@@ -286,7 +290,7 @@ export function wrapAddBulk(host: Host) {
             if (state.ownTelemetry) return job;
             return withJobOpts(job, withSpanContext(job.opts, ctx, create));
           });
-          return [{ span, runContext: internalContext(host, ctx), creates }, [copies, ...rest]];
+          return [{ span, runContext, creates }, [copies, ...rest]];
         },
         (send, added) => {
           const results = Array.isArray(added) ? (added as AddedJob[]) : [];
@@ -303,6 +307,12 @@ export function wrapAddBulk(host: Host) {
 /** The job with `opts` in a copy; the caller's own job when its options did not change. */
 function withJobOpts(job: BulkJob, opts: JobsOptions | undefined): BulkJob {
   return opts === job.opts ? job : { ...job, opts };
+}
+
+/** Every job of the batch carrying `ctx`, its metadata made once; the jobs as they are with the queue's own telemetry. */
+function batchWithContext(jobs: BulkJob[], state: QueueState, ctx: Context): BulkJob[] {
+  const metadata = state.ownTelemetry ? undefined : metadataFor(ctx);
+  return metadata === undefined ? jobs : jobs.map((job) => withJobMetadata(job, metadata));
 }
 
 function withJobMetadata(job: BulkJob, metadata: string): BulkJob {

@@ -19,6 +19,13 @@ export interface BullMQInstrumentationConfig extends InstrumentationConfig {
    * processor, share one trace before the next starts a linked trace. Default 10.
    */
   maxChainDepth?: number;
+  /**
+   * One `create` span per job of a Queue.addBulk, under the batch's `send`
+   * span: each job gets its own creation context and its id on a producer
+   * span. false: the `send` span alone, and every job of the batch carries
+   * its context (as BullMQ's native telemetry does). Default true.
+   */
+  bulkCreateSpans?: boolean;
   /** Keep spans of BullMQ's own Redis commands (e.g. from instrumentation-ioredis). Default false. */
   traceRedis?: boolean;
   /** Record error messages in exception events and span status. Default false: type and stack frames only. */

@@ -37,6 +37,7 @@ export function startJobwatch(
     processParent: config.processParent,
     traceRedis: config.traceRedis,
     maxChainDepth: config.maxChainDepth,
+    bulkCreateSpans: config.bulkCreateSpans,
     captureErrorMessage: config.captureErrorMessage,
     captureJobData: config.captureJobData,
     captureMaxBytes: config.captureMaxBytes,

@@ -18,12 +18,20 @@ interface Run {
 }
 
 const ROOT = resolve(__dirname, '../..');
-const TRACED = ['jobwatch', 'bullmq-otel', 'appsignal5', 'jobwatch-api', 'sdk-floor'];
+const TRACED = [
+  'jobwatch',
+  'jobwatch-bulk-send',
+  'bullmq-otel',
+  'appsignal5',
+  'jobwatch-api',
+  'sdk-floor',
+];
 /** The queue each traced mode's workload processes its jobs on. */
 const QUEUE: Record<string, string> = { 'jobwatch-api': 'bench-api', 'sdk-floor': 'bench-floor' };
 const ALL = [
   'plain6',
   'jobwatch',
+  'jobwatch-bulk-send',
   'jobwatch-metrics',
   'bullmq-otel',
   'plain6-metadata',
@@ -74,13 +82,17 @@ describe('npm run bench, smoke size', () => {
     expect(onQueue.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(run.throughput!.expected);
   });
 
-  it.each(['jobwatch', 'jobwatch-metrics', 'bullmq-otel', 'jobwatch-api', 'sdk-floor'])(
-    '%s counts the processed jobs in its metrics',
-    (mode) => {
-      const totals = Object.values(runs[mode]!.metrics ?? {});
-      expect(Math.max(0, ...totals)).toBeGreaterThanOrEqual(runs[mode]!.throughput!.expected);
-    },
-  );
+  it.each([
+    'jobwatch',
+    'jobwatch-bulk-send',
+    'jobwatch-metrics',
+    'bullmq-otel',
+    'jobwatch-api',
+    'sdk-floor',
+  ])('%s counts the processed jobs in its metrics', (mode) => {
+    const totals = Object.values(runs[mode]!.metrics ?? {});
+    expect(Math.max(0, ...totals)).toBeGreaterThanOrEqual(runs[mode]!.throughput!.expected);
+  });
 
   it('plain6-metadata carries a trace context in every job that no telemetry wrote, as jobwatch writes one', () => {
     const fastShape = /^\{"traceparent":"00-[0-9a-f]{32}-[0-9a-f]{16}-01"\}$/;
@@ -90,6 +102,15 @@ describe('npm run bench, smoke size', () => {
       runs.jobwatch!.throughput!.metadata!.length,
     );
     expect(runs.plain6!.throughput!.metadata).toBeNull();
+  });
+
+  it('jobwatch-bulk-send makes no create span, and one send span per addBulk', () => {
+    const spans = runs['jobwatch-bulk-send']!.spans!.byQueue['bench-throughput']!;
+    expect(spans['create bench-throughput']).toBeUndefined();
+    expect(spans['send bench-throughput']).toBeGreaterThan(0);
+    expect(
+      runs.jobwatch!.spans!.byQueue['bench-throughput']!['create bench-throughput'],
+    ).toBeGreaterThan(0);
   });
 
   it.each(['plain6-api', 'jobwatch-api'])('%s counts the Redis commands of its jobs', (mode) => {

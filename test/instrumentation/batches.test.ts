@@ -47,6 +47,32 @@ describe('Queue.addBulk', () => {
     expect(sent).toContainEqual([name, 'a', 2]);
     expect(sent).toContainEqual([name, 'b', 1]);
   });
+
+  it('with bulkCreateSpans off, makes the send span alone and processes every job under it', async () => {
+    h.instrumentation.setConfig({ bulkCreateSpans: false });
+    try {
+      const name = h.queueName('bulk-lean');
+      const queue = h.track(new h.bullmq.Queue(name, { connection: h.connection }));
+      const input = [
+        { name: 'a', data: { n: 1 } },
+        { name: 'b', data: { n: 2 }, opts: { priority: 3 } },
+      ];
+      const snapshot = structuredClone(input);
+      const jobs = await queue.addBulk(input);
+      expect(input).toEqual(snapshot);
+      worker(name);
+
+      const processes = await h.waitForSpans(named(`process ${name}`), 2, 'process spans');
+      const [send] = h.spans().filter(named(`send ${name}`));
+      expect(send!.attributes['messaging.batch.message_count']).toBe(2);
+      expect(h.spans().filter(named(`create ${name}`))).toEqual([]);
+      for (const job of jobs) expect(isChildOf(byMessageId(processes, job.id)!, send!)).toBe(true);
+      expect(sent).toContainEqual([name, 'a', 1]);
+      expect(sent).toContainEqual([name, 'b', 1]);
+    } finally {
+      h.instrumentation.setConfig({});
+    }
+  });
 });
 
 describe('FlowProducer', () => {
