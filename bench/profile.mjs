@@ -14,6 +14,7 @@ import { MODES, withComparison } from './modes.mjs';
 import { FULL } from './plans.mjs';
 import { startRedis } from './redis-server.mjs';
 import { runChild } from './run-mode.mjs';
+import { median } from './stats.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TOP = 25;
@@ -221,25 +222,28 @@ function group(pkg) {
   return pkg;
 }
 
+/** A profile's CPU (µs) or bytes by group. */
+function byGroup(map) {
+  const out = new Map();
+  for (const [pkg, v] of map) out.set(group(pkg), (out.get(group(pkg)) ?? 0) + v);
+  return out;
+}
+
 /**
  * What `mode` adds over `base` per job, by group: CPU charged to the package
- * whose code ran (builtins to their caller), and the bytes it allocated.
+ * whose code ran (builtins to their caller), as the median over the rounds of
+ * the difference to the same round's baseline, and the bytes allocated.
  */
 function addedCost(mode, base, jobs) {
-  const sum = (map) => {
-    const out = new Map();
-    for (const [pkg, v] of map) out.set(group(pkg), (out.get(group(pkg)) ?? 0) + v);
-    return out;
-  };
-  const cpu = [sum(mode.cpu.byCaller), sum(base.cpu.byCaller)];
-  const mem = [sum(new Map(mode.alloc.byArea)), sum(new Map(base.alloc.byArea))];
-  const groups = [...new Set([...cpu[0].keys(), ...cpu[1].keys()])];
+  const rounds = mode.cpu.map((cpu, i) => [byGroup(cpu.byCaller), byGroup(base.cpu[i].byCaller)]);
+  const mem = [byGroup(new Map(mode.alloc.byArea)), byGroup(new Map(base.alloc.byArea))];
+  const groups = [...new Set(rounds.flatMap(([m, b]) => [...m.keys(), ...b.keys()]))];
   const delta = ([m, b], g) => ((m.get(g) ?? 0) - (b.get(g) ?? 0)) / jobs;
   const rows = groups
-    .map((g) => [g, delta(cpu, g), delta(mem, g)])
+    .map((g) => [g, median(rounds.map((pair) => delta(pair, g))), delta(mem, g)])
     .filter(([, us, b]) => Math.abs(us) >= 0.05 || Math.abs(b) >= 10)
     .sort((x, y) => y[1] - x[1]);
-  const total = (mode.cpu.total - base.cpu.total) / jobs;
+  const total = median(mode.cpu.map((cpu, i) => (cpu.total - base.cpu[i].total) / jobs));
   const bytes = (mode.alloc.total - base.alloc.total) / jobs;
   return [
     `### ${mode.mode.label} over ${base.mode.label}`,
@@ -253,49 +257,74 @@ function addedCost(mode, base, jobs) {
 }
 
 /** `compareDir`: also offers the `<mode>@compare` twins (see withComparison). */
-export async function profile(ids, compareDir) {
+/**
+ * `rounds` CPU-profiled runs of every mode, interleaved so each round's
+ * baseline ran beside it, then one heap-profiled run each.
+ */
+export async function profile(ids, compareDir, rounds = 3) {
   const modes = withComparison(MODES, compareDir);
   if (compareDir) JOBWATCH_DIST.push(`${resolve(compareDir)}/dist/`);
   const dir = fileURLToPath(new URL('./results/profiles/', import.meta.url));
   mkdirSync(dir, { recursive: true });
   const redis = await startRedis({ core: CORES.redis });
-  const profiled = new Map();
+  const selected = ids.split(',').map((id) => {
+    const mode = modes.find((m) => m.id === id);
+    if (!mode) throw new Error(`unknown mode ${id}`);
+    return mode;
+  });
+  const run = async (mode, variable, extension) => {
+    const file = join(dir, `${mode.id}.${extension}`);
+    const { failure } = await runChild(mode, {
+      redis,
+      plan: FULL,
+      extraEnv: { [variable]: file },
+      core: CORES.node,
+      timeoutMs: 300_000,
+    });
+    if (failure) throw new Error(`${mode.id}: ${failure}`);
+    return JSON.parse(readFileSync(file, 'utf8'));
+  };
   try {
-    for (const id of ids.split(',')) {
-      const mode = modes.find((m) => m.id === id);
-      if (!mode) throw new Error(`unknown mode ${id}`);
-      const run = async (variable, extension) => {
-        const file = join(dir, `${id}.${extension}`);
-        const { failure } = await runChild(mode, {
-          redis,
-          plan: FULL,
-          extraEnv: { [variable]: file },
-          core: CORES.node,
-          timeoutMs: 300_000,
-        });
-        if (failure) throw new Error(`${id}: ${failure}`);
-        return JSON.parse(readFileSync(file, 'utf8'));
-      };
-      profiled.set(id, {
-        mode,
-        jobs: { api: FULL.apiJobs, floor: FULL.floorJobs }[mode.workload] ?? FULL.jobs,
-        cpu: analyze(await run('BENCH_CPU_PROFILE', 'cpuprofile')),
-        alloc: analyzeAllocations(await run('BENCH_ALLOC_PROFILE', 'heapprofile')),
-      });
+    const profiled = new Map(
+      selected.map((mode) => [
+        mode.id,
+        {
+          mode,
+          jobs: { api: FULL.apiJobs, floor: FULL.floorJobs }[mode.workload] ?? FULL.jobs,
+          cpu: [],
+        },
+      ]),
+    );
+    for (let round = 0; round < rounds; round++) {
+      for (const mode of selected) {
+        profiled.get(mode.id).cpu.push(analyze(await run(mode, 'BENCH_CPU_PROFILE', 'cpuprofile')));
+      }
+    }
+    for (const mode of selected) {
+      profiled.get(mode.id).alloc = analyzeAllocations(
+        await run(mode, 'BENCH_ALLOC_PROFILE', 'heapprofile'),
+      );
     }
     const added = [...profiled.values()]
       .filter((p) => p.mode.baseline !== p.mode.id && profiled.has(p.mode.baseline))
       .map((p) => addedCost(p, profiled.get(p.mode.baseline), p.jobs));
-    const sections = [...profiled.values()].map((p) => markdown(p.mode, p.cpu, p.alloc, p.jobs));
+    // the detailed tables are of each mode's median run
+    const sections = [...profiled.values()].map((p) => {
+      const sorted = [...p.cpu].sort((a, b) => a.total - b.total);
+      return markdown(p.mode, sorted[Math.floor((sorted.length - 1) / 2)], p.alloc, p.jobs);
+    });
     const text = [
       `# CPU and allocation profile of the throughput phase\n\nCommand: \`${commandLine()}\`  `,
-      `Machine: ${machine(await redis.version())}  \njobwatch: commit ${revision()}\n`,
+      `Machine: ${machine(await redis.version())}  \njobwatch: commit ${revision()}  `,
+      `${rounds} CPU-profiled round(s) of every mode, interleaved, then one heap-profiled run each.\n`,
       ...(added.length
         ? [
             '## What each mode adds over its plain baseline\n',
             'From the profiles below: CPU charged to the package whose code ran (a builtin, such as a ' +
-              "socket write or JSON.stringify, to its caller's package), allocated bytes the same way. " +
-              'Profiler overhead inflates every figure a little; the differences are what to read.\n',
+              "socket write or JSON.stringify, to its caller's package), the median over the rounds of " +
+              "each round's difference to its baseline; allocated bytes the same way. Profiler overhead " +
+              'inflates every figure a little. The jobwatch and OpenTelemetry rows count samples in their ' +
+              "own code and hold from run to run; the others also carry the machine's noise.\n",
             ...added,
           ]
         : []),

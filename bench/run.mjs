@@ -1,6 +1,6 @@
 // The benchmark orchestrator: `npm run bench` (full), `node bench/run.mjs --smoke`
 // (every mode once with a few hundred jobs, for CI), `--soak` (memory over 200k
-// jobs, see soak.mjs), `--profile <mode>` (a --cpu-prof run, see profile.mjs)
+// jobs, see soak.mjs), `--profile <modes>` (CPU- and heap-profiled runs, see profile.mjs)
 // `--compare <checkout>` (every jobwatch mode also with that checkout's
 // dist/, in the same rounds: before/after a change) and `--fleet` (worker
 // health at fleet scale, see fleet.mjs).
@@ -89,7 +89,12 @@ async function main() {
     mkdirSync(RESULTS, { recursive: true });
     return writeFileSync(new URL('fleet.md', RESULTS), table);
   }
-  if (opts.profile) return (await import('./profile.mjs')).profile(opts.profile, opts.compare);
+  if (opts.profile)
+    return (await import('./profile.mjs')).profile(
+      opts.profile,
+      opts.compare,
+      Number(opts.rounds ?? 3),
+    );
   const { meta, modes, results } = await bench();
   const summaries = summarize(modes, results);
   const table = markdown(summaries, meta);
