@@ -214,9 +214,10 @@ export function wrapAdd(host: Host) {
           if (state.native) return [NATIVE_SEND, [name, data, opts, ...rest]];
           const active = lighten(context.active());
           if (host.tracingOff) {
-            // a no-op span would only pass the active context on: the job carries that
+            // a no-op span would only pass the active context on: the job carries that; and
+            // with no TracerProvider no Redis command can make a span, so none is suppressed
             return [
-              { span: undefined, runContext: internalContext(host, active) },
+              { span: undefined, runContext: undefined },
               [name, data, state.ownTelemetry ? opts : withContext(opts, active), ...rest],
             ];
           }
@@ -256,9 +257,9 @@ export function wrapAddBulk(host: Host) {
             return [{ ...NATIVE_SEND, creates: [] }, [jobs, ...rest]];
           const active = lighten(context.active());
           if (host.tracingOff) {
-            // no-op send and create spans would give every job the active context
+            // no-op send and create spans would give every job the active context (nothing to suppress, as in add)
             return [
-              { span: undefined, runContext: internalContext(host, active), creates: [] },
+              { span: undefined, runContext: undefined, creates: [] },
               [batchWithContext(jobs, state, active), ...rest],
             ];
           }
