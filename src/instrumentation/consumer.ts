@@ -212,6 +212,7 @@ function isDeferral(err: unknown): boolean {
   return e != null && (DEFERRAL_ERRORS.has(e.name as string) || e.message === RATE_LIMIT_ERROR);
 }
 
+/** Never throws: an internal error is logged once, the job goes on as BullMQ decides. */
 function endAttempt(
   host: Host,
   worker: WorkerInstance,
@@ -219,25 +220,36 @@ function endAttempt(
   attempt: Attempt,
   thrown: unknown,
 ): void {
-  job[ATTEMPT] = undefined;
-  // BullMQ before 5.53.3 fails a deferredFailure job inside processJob, unseen (bullmq-versions.ts)
-  if (attempt.error === NO_ERROR) attempt.error = deferredFailureOf(job) ?? NO_ERROR;
-  const durationMs = Date.now() - attempt.startedAt;
-  const outcome = outcomeOf(job, attempt, thrown);
-  const span = attempt.span;
-  if (span !== undefined) {
-    if (outcome === COMPLETED) {
-      span.setAttribute(BULLMQ_JOB_OUTCOME, 'completed');
-    } else if (isDeferral(attempt.error)) {
-      span.setAttribute(BULLMQ_JOB_OUTCOME, 'deferred');
-    } else {
-      span.setAttribute(BULLMQ_JOB_OUTCOME, outcome.status);
-      span.setAttribute(BULLMQ_JOB_WILL_RETRY, outcome.status === 'retry');
-      recordFailure(span, attempt.error === NO_ERROR ? thrown : attempt.error, host);
-    }
-    span.end();
+  try {
+    job[ATTEMPT] = undefined;
+    // BullMQ before 5.53.3 fails a deferredFailure job inside processJob, unseen (bullmq-versions.ts)
+    if (attempt.error === NO_ERROR) attempt.error = deferredFailureOf(job) ?? NO_ERROR;
+    const durationMs = Date.now() - attempt.startedAt;
+    const outcome = outcomeOf(job, attempt, thrown);
+    if (attempt.span !== undefined) endSpan(host, attempt.span, attempt, outcome, thrown);
+    host.observers.attemptEnded(worker, job, outcome, durationMs);
+  } catch (err) {
+    ignoreInternalError('worker.process.end', err);
   }
-  host.observers.attemptEnded(worker, job, outcome, durationMs);
+}
+
+function endSpan(
+  host: Host,
+  span: Span,
+  attempt: Attempt,
+  outcome: AttemptOutcome,
+  thrown: unknown,
+): void {
+  if (outcome === COMPLETED) {
+    span.setAttribute(BULLMQ_JOB_OUTCOME, 'completed');
+  } else if (isDeferral(attempt.error)) {
+    span.setAttribute(BULLMQ_JOB_OUTCOME, 'deferred');
+  } else {
+    span.setAttribute(BULLMQ_JOB_OUTCOME, outcome.status);
+    span.setAttribute(BULLMQ_JOB_WILL_RETRY, outcome.status === 'retry');
+    recordFailure(span, attempt.error === NO_ERROR ? thrown : attempt.error, host);
+  }
+  span.end();
 }
 
 /**
@@ -279,20 +291,20 @@ export function wrapProcessJob(host: Host) {
         const ctx = runContext(host, attempt);
         pending = ctx ? context.with(ctx, original, this, ...args) : original.apply(this, args);
       } catch (err) {
-        finishAttempt(host, this, job, attempt, err);
+        endAttempt(host, this, job, attempt, err);
         throw err;
       }
       if (typeof pending?.then !== 'function') {
-        finishAttempt(host, this, job, attempt, NO_ERROR);
+        endAttempt(host, this, job, attempt, NO_ERROR);
         return pending;
       }
       return pending.then(
         (value) => {
-          finishAttempt(host, this, job, attempt, NO_ERROR);
+          endAttempt(host, this, job, attempt, NO_ERROR);
           return value;
         },
         (err: unknown) => {
-          finishAttempt(host, this, job, attempt, err);
+          endAttempt(host, this, job, attempt, err);
           throw err;
         },
       );
@@ -309,20 +321,6 @@ function runContext(host: Host, attempt: Attempt): Context | undefined {
   const ctx = attempt.internalContext;
   if (ctx === undefined || host.traceRedis) return ctx;
   return core.isTracingSuppressed(context.active()) ? undefined : ctx;
-}
-
-function finishAttempt(
-  host: Host,
-  worker: WorkerInstance,
-  job: WorkerJob,
-  attempt: Attempt,
-  thrown: unknown,
-): void {
-  try {
-    endAttempt(host, worker, job, attempt, thrown);
-  } catch (err) {
-    ignoreInternalError('worker.process.end', err);
-  }
 }
 
 type CallProcessJob = (this: unknown, job: WorkerJob, ...rest: unknown[]) => unknown;
