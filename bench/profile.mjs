@@ -324,7 +324,8 @@ export async function profile(ids, compareDir, rounds = 3) {
               "socket write or JSON.stringify, to its caller's package), the median over the rounds of " +
               "each round's difference to its baseline; allocated bytes the same way. Profiler overhead " +
               'inflates every figure a little. The jobwatch and OpenTelemetry rows count samples in their ' +
-              "own code and hold from run to run; the others also carry the machine's noise.\n",
+              "own code and hold from run to run; the others also carry the machine's noise. A jobwatch " +
+              "function's bytes are what the heap profiler saw it (or what V8 inlined into it) allocate.\n",
             ...added,
           ]
         : []),
