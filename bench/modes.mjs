@@ -192,7 +192,9 @@ export function withComparison(modes, dir) {
     existsSync(f),
   );
   if (register === undefined)
-    throw new Error(`--compare ${dir}: no dist/preload/register.js there (build it first)`);
+    throw new Error(
+      `--compare ${dir}: no dist/preload/register.js (nor an older dist/register.js) there: build it first`,
+    );
   return modes.flatMap((mode) => {
     if (!mode.preload.includes(JOBWATCH)) return [mode];
     const twin = {

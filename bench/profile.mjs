@@ -1,10 +1,11 @@
-// `node bench/run.mjs --profile plain6,jobwatch,…`: two full-size runs of each
-// mode, one with the CPU profiler and one with V8's sampling heap profiler on
-// during the timed throughput phase only, then where that CPU and memory went
-// per job: by package, the hottest functions, and jobwatch's own functions
-// (mapped back to src/ file:line through the source maps), so the cost on the
-// per-job path can be found and removed. With plain6 among the modes, a table
-// splits what each mode adds over plain BullMQ by package.
+// `node bench/run.mjs --profile plain6,jobwatch,…`: full-size runs of each mode
+// with a profiler on during the timed throughput phase only (3 interleaved
+// CPU-profiled rounds, `--rounds N` for another count, then one run under
+// V8's sampling heap profiler), and where that CPU and memory went per job:
+// by package, the hottest functions, and jobwatch's own functions (mapped
+// back to src/ file:line through the source maps), so the cost on the per-job
+// path can be found and removed. For each mode whose baseline was profiled
+// too, a table splits what the mode adds over it by package.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -101,7 +102,7 @@ export function analyze(profile) {
     total += us;
     add(self, frameKey(frame), us);
     add(byArea, area(frame.url), us);
-    add(byCaller, frame.url ? area(frame.url) : callerArea(id, nodes, parent), us);
+    add(byCaller, callerArea(id, nodes, parent), us);
     const who = owner(id, nodes, parent);
     if (who.telemetry) telemetry += us;
     if (who.jobwatch) add(byJobwatch, who.jobwatch, us);
@@ -119,8 +120,8 @@ export function analyze(profile) {
 }
 
 /**
- * Bytes allocated per function and per package, and the telemetry bytes per
- * jobwatch function, from a sampling heap profile (collected objects
+ * Bytes allocated per package, the telemetry share, and the telemetry bytes
+ * per jobwatch function, from a sampling heap profile (collected objects
  * included). Allocations made by builtins (no script) are charged the way a
  * CPU sample is: to the first package frame above them.
  */
