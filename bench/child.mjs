@@ -153,17 +153,19 @@ export function redisDelta(before, after, jobs) {
 
 /**
  * Starts counting node's CPU; the returned function gives it per job: every
- * thread of the process (V8's garbage-collection and compiler helpers too), and the main thread alone.
+ * thread of the process (V8's garbage-collection and compiler helpers too),
+ * and the main thread alone (an older Node without process.threadCpuUsage,
+ * such as 22.0, reports none: the table shows –).
  */
 export function cpuMeter() {
   const all = process.cpuUsage();
-  const main = process.threadCpuUsage();
+  const main = process.threadCpuUsage?.();
   return (jobs) => {
     const a = process.cpuUsage(all);
-    const m = process.threadCpuUsage(main);
+    const m = main && process.threadCpuUsage(main);
     return {
       cpuUsPerJob: (a.user + a.system) / jobs,
-      mainThreadCpuUsPerJob: (m.user + m.system) / jobs,
+      mainThreadCpuUsPerJob: m ? (m.user + m.system) / jobs : undefined,
     };
   };
 }
