@@ -2,17 +2,26 @@
 // own 6) in a real app started with `--require jobwatch/register`: its jobs
 // are processed, a failing one fails as it would without jobwatch,
 // worker.close() resolves and the process exits by itself, the spans
-// arrive, and the worker registry names the version. Older 5.x pass arguments and report failures differently
+// arrive, and the worker registry names the version. And an ES module app
+// started with `--import` on each: its own module graph, hooked through
+// Node's loader, traces its jobs and reports its worker. Older 5.x pass arguments and report failures differently
 // (src/instrumentation/bullmq-versions.ts).
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { instanceKey } from '../../src/health/registry/keys.js';
 import { bullmqPath, bullmqVersion, matrixVersions } from '../helpers/bullmq-majors.js';
+import { useEsmWorkerCopies } from '../helpers/esm-app.js';
 import { repoRoot, spawnNode } from '../helpers/node-process.js';
 import { waitFor } from '../helpers/ports.js';
-import { processed, SPAN_KIND, usePreloadedSetup } from '../helpers/preloaded.js';
+import {
+  expectTracedAndUp,
+  processed,
+  SPAN_KIND,
+  usePreloadedSetup,
+} from '../helpers/preloaded.js';
 
 const setup = usePreloadedSetup();
+const esmWorkerBeside = useEsmWorkerCopies();
 const JOBS = 5;
 const versions = [...matrixVersions(), bullmqVersion('')];
 
@@ -68,6 +77,22 @@ describe('a preloaded app on each BullMQ version', () => {
       } finally {
         registry.disconnect();
       }
+    },
+  );
+});
+
+describe('an ES module app on each BullMQ version', () => {
+  it.each(versions)(
+    'BullMQ %s: --import jobwatch/register traces its jobs and reports its worker up',
+    async (version) => {
+      const queue = `esm-${version}`;
+      const env = await setup.env({ QUEUE: queue });
+      const app = esmWorkerBeside(
+        version === bullmqVersion('') ? bullmqPath('') : bullmqPath(version),
+      );
+      const worker = spawnNode(['--import', 'jobwatch/register', app], env);
+      const [id] = await setup.addJobs(queue, 1);
+      await expectTracedAndUp(setup, worker, env, queue, id!);
     },
   );
 });

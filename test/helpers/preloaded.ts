@@ -2,9 +2,10 @@
 // redis-server and OTLP receiver (examples/otlp-receiver.mjs), the environment
 // that makes an app export to it quickly, and the receiver's span shape.
 import { Queue } from 'bullmq';
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 // @ts-expect-error: plain ESM JavaScript shared with the demo, no type declarations
 import { startOtlpReceiver } from '../../examples/otlp-receiver.mjs';
+import { scrape } from '../metrics/scrape.js';
 import { killAll, type NodeProcess } from './node-process.js';
 import { freePort, waitFor } from './ports.js';
 import { RedisServer } from './redis.js';
@@ -53,6 +54,38 @@ export interface PreloadedSetup {
 /** The job ids a test fixture app printed as `processed <id>`. */
 export function processed(proc: NodeProcess): string[] {
   return [...proc.stdout.matchAll(/^processed (\S+)$/gm)].map((m) => m[1]!);
+}
+
+/**
+ * What every preloaded worker app must do: process job `id`, export its
+ * process span, and report its worker on `queue` up on its own /metrics
+ * (at the port in `env`).
+ */
+export async function expectTracedAndUp(
+  setup: PreloadedSetup,
+  worker: NodeProcess,
+  env: Record<string, string>,
+  queue: string,
+  id: string,
+): Promise<void> {
+  await waitFor(() => processed(worker).includes(id), { what: `job ${id}` });
+  await waitFor(
+    () =>
+      setup.receiver.spans.find(
+        (s) => s.kind === SPAN_KIND.CONSUMER && s.attributes['messaging.message.id'] === id,
+      ),
+    { what: 'the process span', timeoutMs: 20_000 },
+  );
+  const metrics = `http://127.0.0.1:${env.OTEL_EXPORTER_PROMETHEUS_PORT}/metrics`;
+  const up = await waitFor(
+    async () =>
+      (await scrape(metrics).catch(() => undefined))?.samples.find(
+        (s) => s.name === 'worker_status' && s.labels.messaging_destination_name === queue,
+      ),
+    { what: 'worker_status' },
+  );
+  expect(up.value).toBe(1);
+  expect(worker.stderr).not.toContain('[jobwatch] error');
 }
 
 /** Starts Redis and the receiver for this test file; after each test, kills its processes and empties the receiver. */
