@@ -3,7 +3,10 @@
 // default prefix with hash-tagged queue names (`{orders}`). The registry keys
 // of a prefix share one slot whatever the queue names, so beats never fail
 // with CROSSSLOT; BullMQ's cluster connections are used as they are; the CLI
-// and the monitor take the cluster's seed nodes. Needs `npm run build`.
+// and the monitor take the cluster's seed nodes. An ACL user that may not run
+// jobwatch's commands is refused on the cluster as on one Redis: jobs run, one
+// line says what to grant, a counter grows. Needs `npm run build`.
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killAll, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
@@ -21,12 +24,12 @@ afterAll(async () => {
   await cluster?.close();
 });
 
-async function app(env: Record<string, string>) {
+async function app(env: Record<string, string>, urls = cluster.urls) {
   const port = await freePort();
   const proc = spawnNode(
     ['--require', 'jobwatch/register', './test/health/fixtures/cluster-app.cjs'],
     {
-      CLUSTER: cluster.urls,
+      CLUSTER: urls,
       OTEL_TRACES_EXPORTER: 'none',
       OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
       JOBWATCH_HEARTBEAT_INTERVAL_MS: String(INTERVAL),
@@ -132,4 +135,47 @@ describe.each([
     await monitor.stop('SIGKILL');
     await view.proc.stop('SIGKILL');
   }, 90_000);
+});
+
+describe('an ACL user on the Redis Cluster', () => {
+  it.each([
+    ['no TIME', 'acl-time', ['~*', '+@all', '-time'], /may not run TIME/],
+    [
+      'no jobwatch keys',
+      'acl-keys',
+      ['~{bull}:{acl-keys}:*', '+@all'],
+      /may not access jobwatch's keys/,
+    ],
+  ])(
+    '%s: every job runs, one line says what to grant, refusals counted',
+    async (_, queue, rules, says) => {
+      const urls = cluster.aclUser(`user-${queue}`, rules as string[]);
+      const worker = await app({ PREFIX: '{bull}', WORKERS: `{${queue}}` }, urls);
+      const client = cluster.client();
+      const producer = new Queue(`{${queue}}`, { connection: client, prefix: '{bull}' });
+      try {
+        await producer.addBulk(Array.from({ length: 5 }, (_, i) => ({ name: 'n', data: { i } })));
+        await waitFor(() => (worker.proc.stdout.match(/^processed /gm) ?? []).length === 5, {
+          what: 'the 5 jobs processed',
+        });
+        await waitFor(
+          async () =>
+            ((await sample(worker.metrics, 'bullmq_worker_heartbeat_errors_total', {
+              reason: 'noperm',
+            })) ?? 0) >= 2,
+          { what: 'refused beats counted' },
+        );
+      } finally {
+        await producer.close();
+        client.disconnect();
+      }
+      const lines = worker.proc.stderr.split('\n').filter((l) => /refused by Redis/.test(l));
+      expect(lines, worker.proc.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(/\(noperm\)/);
+      expect(lines[0]).toMatch(says);
+      expect(worker.proc.stderr).not.toMatch(/bullmq error/);
+      await worker.proc.stop('SIGKILL');
+    },
+    60_000,
+  );
 });

@@ -34,6 +34,15 @@ export class RedisCluster {
     return this.ports.map((port) => ({ host: '127.0.0.1', port }));
   }
 
+  /** Creates ACL user `name` (password `pw`) with `rules` on every master; returns its seed URLs. */
+  aclUser(name: string, rules: string[]): string {
+    for (const port of this.ports) {
+      const set = cli(port, 'ACL', 'SETUSER', name, 'reset', 'on', '>pw', '&*', ...rules);
+      if (set !== 'OK') throw new Error(`ACL SETUSER ${name} on ${port}: ${set}`);
+    }
+    return this.ports.map((p) => `redis://${name}:pw@127.0.0.1:${p}`).join(',');
+  }
+
   /** A fresh ioredis Cluster client (the caller quits it). */
   client(): Cluster {
     return new Cluster(this.nodes);
