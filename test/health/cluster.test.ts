@@ -12,6 +12,7 @@ import { killAll, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { RedisCluster } from '../helpers/redis-cluster.js';
 import { scrape } from '../metrics/scrape.js';
+import { aclRefusals } from './acl-refusals.js';
 
 const INTERVAL = 400;
 let cluster: RedisCluster;
@@ -138,18 +139,10 @@ describe.each([
 });
 
 describe('an ACL user on the Redis Cluster', () => {
-  it.each([
-    ['no TIME', 'acl-time', ['~*', '+@all', '-time'], /may not run TIME/],
-    [
-      'no jobwatch keys',
-      'acl-keys',
-      ['~{bull}:{acl-keys}:*', '+@all'],
-      /may not access jobwatch's keys/,
-    ],
-  ])(
+  it.each(aclRefusals((queue) => `{bull}:{${queue}}:*`))(
     '%s: every job runs, one line says what to grant, refusals counted',
     async (_, queue, rules, says) => {
-      const urls = cluster.aclUser(`user-${queue}`, rules as string[]);
+      const urls = cluster.aclUser(`user-${queue}`, rules);
       const worker = await app({ PREFIX: '{bull}', WORKERS: `{${queue}}` }, urls);
       const client = cluster.client();
       const producer = new Queue(`{${queue}}`, { connection: client, prefix: '{bull}' });

@@ -10,6 +10,7 @@ import { refusalReason } from '../../src/redis/errors.js';
 import { spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { scrape } from '../metrics/scrape.js';
+import { aclRefusals } from './acl-refusals.js';
 import { redisPerFile } from './redis-per-file.js';
 
 const redis = redisPerFile();
@@ -54,18 +55,10 @@ async function errorsByReason(metrics: string): Promise<Record<string, number>> 
 }
 
 describe('Redis refuses jobwatch, not the app', () => {
-  it.each([
-    ['no TIME', 'acl-time', ['~*', '+@all', '-time'], /may not run TIME/],
-    [
-      'no jobwatch keys',
-      'acl-keys',
-      ['~bull:acl-keys:*', '+@all'],
-      /may not access jobwatch's keys/,
-    ],
-  ])(
+  it.each(aclRefusals((queue) => `bull:${queue}:*`))(
     '%s: jobs run, ready stays 200, one line, heartbeats unavailable, a counter',
     async (_, queue, rules, says) => {
-      const url = await aclUser(`user-${queue}`, rules as string[]);
+      const url = await aclUser(`user-${queue}`, rules);
       const app = await refusedWorker(queue, url);
       const producer = new Queue(queue, { connection: redis.server.connection });
       await producer.addBulk(Array.from({ length: 5 }, (_, i) => ({ name: 'n', data: { i } })));
