@@ -229,7 +229,11 @@ describe('worker registry', () => {
     expect(hung.instances[0]!.verdict.reason).toMatch(/no beat\(\) for/);
     const wrapped = task.wrap(async () => 42);
     expect(await wrapped()).toBe(42);
+    // the loop runs again, its iterations wrapped: one beat alone is fresh for only a few
+    // intervals, which a loaded machine's writer and view can both miss
+    const iterations = setInterval(() => void wrapped(), 50);
     await waitFor(async () => (await group(view, 'cleanup_loop'))?.alive);
+    clearInterval(iterations);
     await task.stop();
     const stopped = await waitFor(async () => {
       const g = await group(view, 'cleanup_loop');
