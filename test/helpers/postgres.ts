@@ -21,6 +21,9 @@ const ADMIN_URL =
 /** BullMQ's PostgreSQL backend came with BullMQ 6: on 5 (JOBWATCH_TEST_BULLMQ=5) these suites skip. */
 export const describeOnPostgres = describe.skipIf(BULLMQ_MAJOR < 6);
 
+/** SQLSTATE of a session that DROP DATABASE … WITH (FORCE) terminated. */
+const ADMIN_SHUTDOWN = '57P01';
+
 /** BullMQ's default schema, where its tables (and jobwatch's registry) live. */
 export const BULLMQ_SCHEMA = 'bullmq';
 
@@ -47,6 +50,20 @@ export class PostgresDatabase {
   /** BullMQ PostgreSQL backend connection options for this database. */
   get connection() {
     return { connectionString: this.url, schema: BULLMQ_SCHEMA };
+  }
+
+  /**
+   * A pg Pool on this database. pg's Pool.end() resolves before its
+   * connections have closed, so drop() may still terminate one of them; the
+   * pool then emits that termination (admin_shutdown) as an error, which is
+   * expected here and ignored. Any other error of the pool fails the test.
+   */
+  pool(max: number): pg.Pool {
+    const pool = new pg.Pool({ connectionString: this.url, max });
+    pool.on('error', (err) => {
+      if ((err as { code?: unknown }).code !== ADMIN_SHUTDOWN) throw err;
+    });
+    return pool;
   }
 
   /** Runs one statement on a short-lived connection of its own. */

@@ -20,7 +20,7 @@ const table = `"${BULLMQ_SCHEMA}".${REGISTRY_TABLE}`;
 
 beforeAll(async () => {
   db = await PostgresDatabase.create();
-  pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  pool = db.pool(2);
   store = new PostgresRegistryStore(pool, BULLMQ_SCHEMA);
 });
 beforeEach(async () => {
@@ -63,7 +63,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describeOnPostgres('PostgresRegistryStore', () => {
   it('creates its tables once, even when several processes start together', async () => {
     const fresh = await PostgresDatabase.create();
-    const freshPool = new pg.Pool({ connectionString: fresh.url, max: 4 });
+    const freshPool = fresh.pool(4);
     try {
       const stores = Array.from(
         { length: 4 },
