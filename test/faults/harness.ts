@@ -241,6 +241,9 @@ export async function sampleBecomes(
     what: `${name}${JSON.stringify(labels)} == ${value}`,
     timeoutMs,
     intervalMs: 25,
+  }).catch((err: Error) => {
+    // what the app said (a port it could not listen on, a crash) is the first thing to read
+    throw new Error(`${err.message}\nthe app's stderr:\n${app.proc.stderr.slice(-2000)}`);
   });
   return performance.now() - since;
 }

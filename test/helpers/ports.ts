@@ -1,12 +1,36 @@
 import { createServer } from 'node:net';
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
+// Below Linux's ephemeral range (32768-60999 by default), from which the OS
+// picks both listen(0) ports and the local ports of outgoing connections: a
+// port found free there could be taken by any of the tests' many Redis or
+// HTTP clients before the process it was found for binds it. (A Redis
+// Cluster node's bus, at port + 10000, stays below it too.)
+const PORTS_FROM = 12_000;
+const PORTS_TO = 22_000;
+
+/** A TCP port that was free a moment ago on 127.0.0.1, outside the range the OS hands out by itself. */
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const port = PORTS_FROM + Math.floor(Math.random() * (PORTS_TO - PORTS_FROM));
+    if (await canListen(port)) return port;
+  }
+  return listenOn(0);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return listenOn(port).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Listens on `port` (0: any) of 127.0.0.1, closes again, and resolves with the port it had. */
+function listenOn(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
     server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
       server.close(() => {
         if (address && typeof address === 'object') resolve(address.port);
