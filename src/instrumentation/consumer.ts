@@ -91,8 +91,6 @@ class Attempt {
   span: Span | undefined = undefined;
   /** Where the user's processor runs: the process span active, tracing on. */
   processorContext: Context | undefined = undefined;
-  /** Where BullMQ's own work for the job runs. */
-  internalContext: Context | undefined = undefined;
   /** What the processor threw, as handed to Worker.handleFailed. */
   error: unknown = NO_ERROR;
 
@@ -159,7 +157,6 @@ function startSpan(host: Host, state: WorkerState, job: WorkerJob, attempt: Atte
   if (host.captureJobData && span.isRecording()) setJobData(span, host, job.data);
   attempt.span = span;
   attempt.processorContext = trace.setSpan(base, span).setValue(CHAIN_DEPTH, link ? 1 : depth);
-  attempt.internalContext = internalContext(host, attempt.processorContext);
 }
 
 /** The producer's context (and baggage) from the job's metadata; malformed metadata means none. */
@@ -318,9 +315,10 @@ export function wrapProcessJob(host: Host) {
  * processJob called from outside that loop needs one.
  */
 function runContext(host: Host, attempt: Attempt): Context | undefined {
-  const ctx = attempt.internalContext;
-  if (ctx === undefined || host.traceRedis) return ctx;
-  return core.isTracingSuppressed(context.active()) ? undefined : ctx;
+  const ctx = attempt.processorContext;
+  if (ctx === undefined) return undefined;
+  if (!host.traceRedis && core.isTracingSuppressed(context.active())) return undefined;
+  return internalContext(host, ctx);
 }
 
 type CallProcessJob = (this: unknown, job: WorkerJob, ...rest: unknown[]) => unknown;
