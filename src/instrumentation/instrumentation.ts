@@ -22,14 +22,9 @@
 // `repeat` jobs are added through Queue.add and covered there.
 
 import { context, ProxyTracer, ProxyTracerProvider, trace } from '@opentelemetry/api';
-import {
-  InstrumentationBase,
-  InstrumentationNodeModuleDefinition,
-  InstrumentationNodeModuleFile,
-  isWrapped,
-} from '@opentelemetry/instrumentation';
 import type { LifecycleObserver } from '../lifecycle.js';
 import { guard } from '../log.js';
+import { otelInstrumentation } from '../otel-sdk.js';
 import { VERSION } from '../version.js';
 import {
   constructionHook,
@@ -55,6 +50,14 @@ import { Observers } from './observers.js';
 import { wrapAdd, wrapAddBulk, wrapUpsertJobScheduler } from './producer.js';
 import { wrapAsJSONSandbox, wrapChildStart, wrapWaitForCurrentJobAndExit } from './sandbox.js';
 import type { BullMQInstrumentationConfig, ProcessParent } from './types.js';
+
+// The SDK's own copy of the base class (src/otel-sdk.ts), so its hooks are the SDK's.
+const {
+  InstrumentationBase,
+  InstrumentationNodeModuleDefinition,
+  InstrumentationNodeModuleFile,
+  isWrapped,
+} = otelInstrumentation;
 
 type Method = (this: any, ...args: any[]) => any;
 type Prototype = Record<string, Method>;

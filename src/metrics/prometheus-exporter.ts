@@ -9,8 +9,8 @@
 
 import type { Server } from 'node:http';
 import type { CollectionResult, MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { untraced } from '../http/untraced.js';
 import { prometheus, sdkMetrics } from '../otel-sdk.js';
-import { untraced } from '../server/untraced.js';
 import { type PrometheusKind, prometheusName, prometheusUnit } from './prometheus-names.js';
 
 const { PrometheusExporter } = prometheus;

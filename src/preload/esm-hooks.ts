@@ -9,6 +9,7 @@
 import { isBuiltin, register } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { describeError, logError } from '../log.js';
+import { LOADER_URL } from './module-hooks.js';
 
 const REGISTERED = Symbol.for('jobwatch.esmHooks');
 
@@ -30,7 +31,7 @@ export function registerEsmHooks(modules: string[]): void {
   global[REGISTERED] = true;
   const include = withNodePrefixes(modules);
   try {
-    register('import-in-the-middle/hook.mjs', pathToFileURL(__filename), { data: { include } });
+    register(LOADER_URL, pathToFileURL(__filename), { data: { include } });
   } catch (err) {
     logError(
       `could not register the ES module loader, so ES modules (import 'bullmq') are not instrumented; use --import jobwatch/register: ${describeError(err)}`,

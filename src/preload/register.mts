@@ -5,15 +5,16 @@
 // The rest is the CommonJS preload, so both forms share one jobwatch.
 
 import { register } from 'node:module';
-import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { loadConfig } from '../config.js';
 import { markEsmHooksRegistered } from './esm-hooks.js';
+import { importInTheMiddle, LOADER_URL } from './module-hooks.js';
 import { isJobwatchCli } from './start.js';
 
 if (loadConfig().enabled && !isJobwatchCli()) {
   markEsmHooksRegistered();
-  const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
-  register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
+  const { registerOptions, waitForAllMessagesAcknowledged } =
+    importInTheMiddle().createAddHookMessageChannel();
+  register(LOADER_URL, import.meta.url, registerOptions);
   await import('./register.js');
   await waitForAllMessagesAcknowledged();
 }

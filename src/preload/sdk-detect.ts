@@ -8,14 +8,16 @@ import { guard } from '../log.js';
 
 /**
  * The OpenTelemetry API keeps its global providers under this symbol; if a
- * tracer provider is there, another SDK (e.g. auto-instrumentations-node's
- * register) was started first and jobwatch must not register a second one.
+ * tracer or meter provider is there, another SDK (e.g. auto-instrumentations-
+ * node's register) was started first and jobwatch must not register a second
+ * one. A NodeSDK started with OTEL_TRACES_EXPORTER=none registers only its
+ * meter provider (and serves /metrics itself).
  */
 export function otelAlreadyStarted(): boolean {
-  const globals = (globalThis as Record<symbol, { trace?: unknown } | undefined>)[
-    Symbol.for('opentelemetry.js.api.1')
-  ];
-  return globals?.trace !== undefined;
+  const globals = (
+    globalThis as Record<symbol, { trace?: unknown; metrics?: unknown } | undefined>
+  )[Symbol.for('opentelemetry.js.api.1')];
+  return globals?.trace !== undefined || globals?.metrics !== undefined;
 }
 
 // With @opentelemetry/auto-instrumentations-node, one SDK serves both, and it

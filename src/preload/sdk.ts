@@ -2,20 +2,16 @@
 // when the app already started one, only jobwatch's parts joined to it.
 
 import { metrics, trace } from '@opentelemetry/api';
-import {
-  type Instrumentation,
-  type InstrumentationBase,
-  registerInstrumentations,
-} from '@opentelemetry/instrumentation';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import type { Instrumentation, InstrumentationBase } from '@opentelemetry/instrumentation';
 import type { IMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { JobwatchConfig } from '../config.js';
 import { type HealthOptions, startHealth } from '../health/index.js';
+import { HttpTracing } from '../http/http-tracing.js';
 import { BullMQInstrumentation } from '../instrumentation/instrumentation.js';
 import { createMetricReaders, startMetrics } from '../metrics/index.js';
 import { SeriesProducer } from '../metrics/series-producer.js';
-import { core } from '../otel-sdk.js';
+import { core, otelInstrumentation } from '../otel-sdk.js';
 import type { JobwatchRuntime } from '../runtime.js';
 import { startHealthEndpoints } from '../server/health-server.js';
 import { VERSION } from '../version.js';
@@ -51,7 +47,7 @@ export function startJobwatch(
   } else {
     series = new SeriesProducer();
     const readers = sandbox ? [] : createMetricReaders(config, [series]);
-    instrumentations.unshift(new HttpInstrumentation());
+    instrumentations.unshift(new HttpTracing());
     startOwnSdk(instrumentations, readers, shutdown);
   }
   registerEsmHooks(hookedModules(instrumentations));
@@ -79,7 +75,7 @@ function hookedModules(instrumentations: Instrumentation[]): string[] {
 function joinExistingSdk(instrumentation: Instrumentation): void {
   // The app's SDK keeps its providers, exporters and HTTP instrumentation;
   // jobwatch only adds BullMQ's, on the global providers.
-  registerInstrumentations({
+  otelInstrumentation.registerInstrumentations({
     instrumentations: [instrumentation],
     tracerProvider: trace.getTracerProvider(),
     meterProvider: metrics.getMeterProvider(),

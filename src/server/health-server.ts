@@ -19,10 +19,10 @@ import { createNoopMeter } from '@opentelemetry/api';
 import type { JobwatchConfig } from '../config.js';
 import type { Health } from '../health/index.js';
 import { buildReport } from '../health/report.js';
+import { untraced } from '../http/untraced.js';
 import { describeError, guard, logError, logInfo, warnRateLimited } from '../log.js';
 import { QueueDepth } from '../metrics/queue-depth.js';
 import { withTimeout } from '../redis/access.js';
-import { untraced } from './untraced.js';
 
 export const SERVER_LIMITS = {
   maxHeaderSize: 8192,
