@@ -15,6 +15,9 @@ const lockfiles = [
   ...readdirSync(join(repoRoot, 'test/versions')).map(
     (v) => `test/versions/${v}/package-lock.json`,
   ),
+  ...readdirSync(join(repoRoot, 'test/package/apps')).map(
+    (app) => `test/package/apps/${app}/package-lock.json`,
+  ),
 ];
 
 describe.each(lockfiles)('%s', (file) => {
@@ -30,5 +33,27 @@ describe.each(lockfiles)('%s', (file) => {
       }
     }
     expect(missing).toEqual([]);
+  });
+});
+
+// The apps the package tests install with `npm ci` record what jobwatch
+// depends on; a change to package.json must be carried into their lockfiles
+// (`npm run fixtures:lock`), or they would test yesterday's dependencies.
+const apps = readdirSync(join(repoRoot, 'test/package/apps'));
+const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as Record<
+  string,
+  unknown
+>;
+
+describe.each(apps)('test/package/apps/%s/package-lock.json', (app) => {
+  const lock = JSON.parse(
+    readFileSync(join(repoRoot, 'test/package/apps', app, 'package-lock.json'), 'utf8'),
+  ) as { packages: Record<string, Record<string, unknown>> };
+
+  it("records jobwatch's dependencies, peer ranges and engines as package.json has them", () => {
+    const entry = lock.packages['node_modules/jobwatch']!;
+    for (const field of ['dependencies', 'peerDependencies', 'engines']) {
+      expect(entry[field], `${field}: run npm run fixtures:lock`).toEqual(manifest[field]);
+    }
   });
 });
