@@ -1,22 +1,19 @@
-// Every test file that needs PostgreSQL gets its own database on the machine's
-// server (127.0.0.1:5432, trust auth; scripts/run makes sure one answers), with
-// BullMQ's schema migrated, and drops it after: runs never see each other's rows.
-// Fault tests that stop the server start a throwaway cluster of their own
-// (PostgresCluster: initdb in a temp dir, on a free port).
-import { execFileSync } from 'node:child_process';
+// Every test file that needs PostgreSQL gets its own database, with BullMQ's
+// schema migrated, and drops it after: runs never see each other's rows. The
+// databases live on the test run's own throwaway cluster (test/global-setup.ts;
+// never the machine's server), or on JOBWATCH_TEST_POSTGRES_URL when set.
+// Fault tests that stop the server start a cluster of their own
+// (postgres-cluster.ts).
 import { randomBytes } from 'node:crypto';
-import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
 import { runMigrations } from 'bullmq';
 import pg from 'pg';
-import { describe } from 'vitest';
+import { describe, inject } from 'vitest';
 import { BULLMQ_MAJOR } from './bullmq-majors.js';
-import { freePort } from './ports.js';
+
+export { PostgresCluster } from './postgres-cluster.js';
 
 /** The server and maintenance database the per-file databases are created from. */
-const ADMIN_URL =
-  process.env.JOBWATCH_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const ADMIN_URL = process.env.JOBWATCH_TEST_POSTGRES_URL ?? inject('postgresAdminUrl') ?? '';
 
 /** BullMQ's PostgreSQL backend came with BullMQ 6: on 5 (JOBWATCH_TEST_BULLMQ=5) these suites skip. */
 export const describeOnPostgres = describe.skipIf(BULLMQ_MAJOR < 6);
@@ -90,67 +87,4 @@ async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): P
   } finally {
     await client.end();
   }
-}
-
-/** A PostgreSQL cluster of this test file's own, which it may stop and restart. */
-export class PostgresCluster {
-  private constructor(
-    readonly port: number,
-    private readonly dir: string,
-  ) {}
-
-  static async start(): Promise<PostgresCluster> {
-    const dir = mkdtempSync(join(tmpdir(), 'jobwatch-pg-'));
-    // The server refuses to run as root: as root, the cluster belongs to postgres.
-    if (userInfo().uid === 0) {
-      chownSync(dir, Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' })), -1);
-    }
-    serverProgram(
-      'initdb',
-      '-D',
-      join(dir, 'data'),
-      '-U',
-      'postgres',
-      '--auth=trust',
-      '-E',
-      'UTF8',
-    );
-    const cluster = new PostgresCluster(await freePort(), dir);
-    cluster.resume();
-    return cluster;
-  }
-
-  get adminUrl(): string {
-    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
-  }
-
-  /** Starts (or restarts, on the same port and data) the server; returns once it accepts connections. */
-  resume(): void {
-    const options = `-p ${this.port} -c listen_addresses=127.0.0.1 -k ${this.dir}`;
-    const data = join(this.dir, 'data');
-    serverProgram('pg_ctl', '-D', data, '-l', join(this.dir, 'log'), '-o', options, '-w', 'start');
-  }
-
-  /** Stops the server (fast shutdown: sessions are ended, committed data kept). */
-  stop(): void {
-    serverProgram('pg_ctl', '-D', join(this.dir, 'data'), '-m', 'fast', '-w', 'stop');
-  }
-
-  close(): void {
-    try {
-      this.stop();
-    } catch {
-      // already stopped
-    }
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-/** Runs one of PostgreSQL's server programs (newest installed), as user postgres when this is root. */
-function serverProgram(program: string, ...args: string[]): void {
-  const version = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a))[0]!;
-  const bin = join('/usr/lib/postgresql', version, 'bin', program);
-  const [file, argv] =
-    userInfo().uid === 0 ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
-  execFileSync(file, argv, { stdio: 'ignore' });
 }
