@@ -5,6 +5,7 @@
 
 import { describeError } from '../log.js';
 import { ownedRedisHoldsProcess } from '../redis/owned.js';
+import { VERSION } from '../version.js';
 import { runCheck } from './check.js';
 import { runMonitor } from './monitor.js';
 import { parseCli, USAGE } from './options.js';
@@ -15,7 +16,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseCli(argv);
   } catch (err) {
-    process.stderr.write(`jobwatch: ${describeError(err)}\n\n${USAGE}`);
+    process.stderr.write(`jobwatch: ${usageError(err)} (jobwatch --help lists the options)\n`);
     return 2;
   }
   switch (parsed.command) {
@@ -25,14 +26,25 @@ async function main(argv: string[]): Promise<number> {
       return runStatus(parsed.options);
     case 'monitor':
       return runMonitor(parsed.options);
+    case 'version':
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
     case 'help':
     case undefined:
       process.stdout.write(USAGE);
       return parsed.command === 'help' ? 0 : 2;
     default:
-      process.stderr.write(`jobwatch: unknown command "${parsed.command}"\n\n${USAGE}`);
+      process.stderr.write(
+        `jobwatch: unknown command "${parsed.command}" (jobwatch --help lists the commands)\n`,
+      );
       return 2;
   }
+}
+
+/** node:util's parseArgs errors, as one line without their advice for developers. */
+function usageError(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split('. To specify')[0]!.replace(/^TypeError.*?: /, '');
 }
 
 ownedRedisHoldsProcess();

@@ -34,6 +34,7 @@ Options:
   --json             status: print JSON instead of a table
   --port <port>      monitor: /metrics port (default OTEL_EXPORTER_PROMETHEUS_PORT, else 9464)
   -h, --help         Show this help
+  -v, --version      Print jobwatch's version
 
 Exit codes: 0 healthy / done, 1 unhealthy or timed out, 2 usage error.
 `;
@@ -70,9 +71,11 @@ export function parseCli(argv: string[]): { command: string | undefined; options
       json: { type: 'boolean' },
       port: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
     },
   });
   if (values.help) return { command: 'help', options: undefined as never };
+  if (values.version) return { command: 'version', options: undefined as never };
   const config = loadConfig();
   const timeoutMs = Number(values.timeout ?? 5000);
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0)

@@ -1,5 +1,6 @@
 // The `jobwatch` CLI as a user runs it (node dist/cli/main.js), against real
 // worker processes started with the preload. Needs `npm run build`.
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
@@ -119,11 +120,27 @@ describe('jobwatch status', () => {
     expect(checkJson(json.stdout).workers.mailer).toMatchObject({ alive: true, queue: 'st-b' });
   });
 
-  it('prints usage for --help and exits 2 on an unknown command', async () => {
+  it('prints usage for --help, its version for --version, and one line for a usage error', async () => {
     const help = await cli(['--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/Usage: jobwatch <command>/);
-    expect((await cli(['nope'])).code).toBe(2);
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v']) {
+      expect(await cli([flag])).toMatchObject({ code: 0, stdout: `${version}\n`, stderr: '' });
+    }
+    for (const args of [
+      ['nope'],
+      ['--bogus'],
+      ['check', '--timeout'],
+      ['status', '--timeout', 'x'],
+    ]) {
+      const usage = await cli(args);
+      expect(usage.code, args.join(' ')).toBe(2);
+      expect(usage.stdout).toBe('');
+      expect(usage.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(usage.stderr).toMatch(/^jobwatch: .*jobwatch --help/);
+      expect(usage.stderr).not.toMatch(/TypeError|Usage:/);
+    }
   });
 });
 
