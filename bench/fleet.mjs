@@ -20,7 +20,7 @@ import { spawnTracked } from './processes.mjs';
 import { freePort, startRedis } from './redis-server.mjs';
 
 const require = createRequire(import.meta.url);
-const { redisStore } = require('../dist/health/registry/redis-store.js');
+const { redisStore } = require('../dist/backends/redis/registry-store.js');
 
 const SIZES = [100, 1000, 5000];
 const INTERVAL_MS = 5000; // JOBWATCH_HEARTBEAT_INTERVAL_MS's default

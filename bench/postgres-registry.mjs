@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 const pg = require('pg');
 const { runMigrations } = require('bullmq');
-const { PostgresRegistryStore } = require('../dist/postgres/registry-store.js');
+const { PostgresRegistryStore } = require('../dist/backends/postgres/registry-store.js');
 
 const ADMIN_URL =
   process.env.JOBWATCH_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

@@ -7,7 +7,17 @@
 
 import { logError } from './log.js';
 
-export type ProcessParentMode = 'auto' | 'parent' | 'link';
+/**
+ * How a `process` span relates to the span that enqueued its job.
+ * - `auto` (default): child of the producer's span, except for jobs that a
+ *   scheduler (or BullMQ 5's legacy `repeat`) creates again and again, and
+ *   jobs deeper than `maxChainDepth` in a chain of jobs enqueued by
+ *   processors: those start a new trace with a link, so nothing grows one
+ *   endless trace.
+ * - `parent`: always a child.
+ * - `link`: always a new trace that links to the producer's span.
+ */
+export type ProcessParent = 'auto' | 'parent' | 'link';
 export type MetricsExporterName = 'prometheus' | 'otlp' | 'console' | 'none';
 
 export interface JobwatchConfig {
@@ -42,7 +52,7 @@ export interface JobwatchConfig {
   /** JOBWATCH_HEALTH_TOKEN: bearer token that protects /health/queues. */
   healthToken: string | undefined;
   /** JOBWATCH_PROCESS_PARENT: how a `process` span relates to the span that enqueued the job. */
-  processParent: ProcessParentMode;
+  processParent: ProcessParent;
   /** JOBWATCH_TRACE_REDIS: keep spans of BullMQ's own Redis commands (off: suppressed). */
   traceRedis: boolean;
   /** JOBWATCH_BULK_CREATE_SPANS: a `create` span per job of an addBulk (off: its `send` span only). */
@@ -61,6 +71,38 @@ export interface JobwatchConfig {
   prometheusHost: string;
   prometheusPort: number;
 }
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+
+/** Every default, in one place: what each setting is when the environment does not set it. */
+export const DEFAULT_CONFIG: Readonly<JobwatchConfig> = Object.freeze<JobwatchConfig>({
+  enabled: true,
+  heartbeatIntervalMs: 5000,
+  stuckJobMs: 0,
+  registryRetentionMs: 15 * MINUTE,
+  registryView: true,
+  queues: [],
+  queuePrefix: 'bull',
+  redisUrl: undefined,
+  postgresUrl: undefined,
+  queueDepth: true,
+  collectCacheMs: 5000,
+  collectTimeoutMs: 1000,
+  healthPort: undefined,
+  healthHost: '127.0.0.1',
+  healthToken: undefined,
+  processParent: 'auto',
+  traceRedis: false,
+  bulkCreateSpans: true,
+  maxChainDepth: 10,
+  captureErrorMessage: false,
+  captureJobData: false,
+  captureMaxBytes: 1024,
+  metricsExporters: ['prometheus'] as MetricsExporterName[],
+  prometheusHost: 'localhost',
+  prometheusPort: 9464,
+});
 
 type Env = Record<string, string | undefined>;
 
@@ -153,69 +195,76 @@ class Reader {
   }
 }
 
-const MINUTE = 60_000;
-const DAY = 24 * 60 * MINUTE;
-
 /** Parses the environment. Never throws; bad values are returned as `errors`. */
 export function parseConfig(env: Env): { config: JobwatchConfig; errors: string[] } {
   const r = new Reader(env);
+  const d = DEFAULT_CONFIG;
   const sdkDisabled = r.bool('OTEL_SDK_DISABLED', false);
-  const heartbeatIntervalMs = r.int(
-    'JOBWATCH_HEARTBEAT_INTERVAL_MS',
-    5000,
-    100,
-    10 * MINUTE,
-    'a whole number of milliseconds',
-  );
   const config: JobwatchConfig = {
-    enabled: r.bool('JOBWATCH_ENABLED', true) && !sdkDisabled,
-    heartbeatIntervalMs,
+    enabled: r.bool('JOBWATCH_ENABLED', d.enabled) && !sdkDisabled,
+    heartbeatIntervalMs: r.int(
+      'JOBWATCH_HEARTBEAT_INTERVAL_MS',
+      d.heartbeatIntervalMs,
+      100,
+      10 * MINUTE,
+      'a whole number of milliseconds',
+    ),
     stuckJobMs: r.int(
       'JOBWATCH_STUCK_JOB_MS',
-      0,
+      d.stuckJobMs,
       0,
       30 * DAY,
       'a whole number of milliseconds (0 = off)',
     ),
     registryRetentionMs: r.int(
       'JOBWATCH_REGISTRY_RETENTION_MS',
-      15 * MINUTE,
+      d.registryRetentionMs,
       MINUTE,
       30 * DAY,
       'a whole number of milliseconds',
     ),
-    registryView: r.bool('JOBWATCH_REGISTRY_VIEW', true),
+    registryView: r.bool('JOBWATCH_REGISTRY_VIEW', d.registryView),
     queues: r.list('JOBWATCH_QUEUES'),
-    queuePrefix: r.string('JOBWATCH_QUEUE_PREFIX', 'bull'),
+    queuePrefix: r.string('JOBWATCH_QUEUE_PREFIX', d.queuePrefix),
     redisUrl: r.optionalString('JOBWATCH_REDIS_URL'),
     postgresUrl: r.optionalString('JOBWATCH_POSTGRES_URL'),
-    queueDepth: r.bool('JOBWATCH_QUEUE_DEPTH', true),
+    queueDepth: r.bool('JOBWATCH_QUEUE_DEPTH', d.queueDepth),
     collectCacheMs: r.int(
       'JOBWATCH_COLLECT_CACHE_MS',
-      5000,
+      d.collectCacheMs,
       0,
       10 * MINUTE,
       'a whole number of milliseconds',
     ),
     collectTimeoutMs: r.int(
       'JOBWATCH_COLLECT_TIMEOUT_MS',
-      1000,
+      d.collectTimeoutMs,
       10,
       MINUTE,
       'a whole number of milliseconds',
     ),
     healthPort: r.optionalPort('JOBWATCH_HEALTH_PORT'),
-    healthHost: r.string('JOBWATCH_HEALTH_HOST', '127.0.0.1'),
+    healthHost: r.string('JOBWATCH_HEALTH_HOST', d.healthHost),
     healthToken: r.optionalString('JOBWATCH_HEALTH_TOKEN'),
-    processParent: r.oneOf('JOBWATCH_PROCESS_PARENT', ['auto', 'parent', 'link'] as const, 'auto'),
-    traceRedis: r.bool('JOBWATCH_TRACE_REDIS', false),
-    bulkCreateSpans: r.bool('JOBWATCH_BULK_CREATE_SPANS', true),
-    maxChainDepth: r.int('JOBWATCH_MAX_CHAIN_DEPTH', 10, 1, 10_000, 'a whole number of jobs'),
-    captureErrorMessage: r.bool('JOBWATCH_CAPTURE_ERROR_MESSAGE', false),
-    captureJobData: r.bool('JOBWATCH_CAPTURE_JOB_DATA', false),
+    processParent: r.oneOf(
+      'JOBWATCH_PROCESS_PARENT',
+      ['auto', 'parent', 'link'] as const,
+      d.processParent,
+    ),
+    traceRedis: r.bool('JOBWATCH_TRACE_REDIS', d.traceRedis),
+    bulkCreateSpans: r.bool('JOBWATCH_BULK_CREATE_SPANS', d.bulkCreateSpans),
+    maxChainDepth: r.int(
+      'JOBWATCH_MAX_CHAIN_DEPTH',
+      d.maxChainDepth,
+      1,
+      10_000,
+      'a whole number of jobs',
+    ),
+    captureErrorMessage: r.bool('JOBWATCH_CAPTURE_ERROR_MESSAGE', d.captureErrorMessage),
+    captureJobData: r.bool('JOBWATCH_CAPTURE_JOB_DATA', d.captureJobData),
     captureMaxBytes: r.int(
       'JOBWATCH_CAPTURE_MAX_BYTES',
-      1024,
+      d.captureMaxBytes,
       1,
       1024 * 1024,
       'a whole number of bytes',
@@ -223,21 +272,23 @@ export function parseConfig(env: Env): { config: JobwatchConfig; errors: string[
     metricsExporters: r.listOf(
       'OTEL_METRICS_EXPORTER',
       ['prometheus', 'otlp', 'console', 'none'] as const,
-      ['prometheus'],
+      [...d.metricsExporters],
     ),
-    prometheusHost: r.string('OTEL_EXPORTER_PROMETHEUS_HOST', 'localhost'),
-    prometheusPort: r.int('OTEL_EXPORTER_PROMETHEUS_PORT', 9464, 0, 65535, 'a port number'),
+    prometheusHost: r.string('OTEL_EXPORTER_PROMETHEUS_HOST', d.prometheusHost),
+    prometheusPort: r.int(
+      'OTEL_EXPORTER_PROMETHEUS_PORT',
+      d.prometheusPort,
+      0,
+      65535,
+      'a port number',
+    ),
   };
   return { config, errors: r.errors };
 }
 
-let loaded: JobwatchConfig | undefined;
-
-/** The process's configuration, parsed once; each bad value is reported once. */
+/** The configuration from the environment; each bad value is reported in one line. */
 export function loadConfig(env: Env = process.env): JobwatchConfig {
-  if (loaded) return loaded;
   const { config, errors } = parseConfig(env);
   for (const error of errors) logError(error);
-  loaded = config;
   return config;
 }

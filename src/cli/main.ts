@@ -4,7 +4,6 @@
 // every other view (src/health), so it never disagrees with worker_status.
 
 import { describeError } from '../log.js';
-import { ownedRedisHoldsProcess } from '../redis/owned.js';
 import { VERSION } from '../version.js';
 import { runCheck } from './check.js';
 import { runMonitor } from './monitor.js';
@@ -47,7 +46,6 @@ function usageError(err: unknown): string {
   return message.split('. To specify')[0]!.replace(/^TypeError.*?: /, '');
 }
 
-ownedRedisHoldsProcess();
 main(process.argv.slice(2)).then(
   (code) => {
     // monitor keeps running (it returns -1); the others end now, whatever sockets linger.

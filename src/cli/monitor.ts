@@ -4,14 +4,13 @@
 // with no workers: worker_status from the registry, queue depth for --queue,
 // on /metrics (OTEL_METRICS_EXPORTER applies, e.g. otlp to push instead).
 
-import { loadConfig } from '../config.js';
 import { logInfo } from '../log.js';
 import type { CliOptions } from './options.js';
 
 export async function runMonitor(options: CliOptions): Promise<number> {
   // A monitor has no traces to send.
   process.env.OTEL_TRACES_EXPORTER ??= 'none';
-  const base = loadConfig();
+  const base = options.config;
   const { startJobwatch } = require('../preload/sdk.js') as typeof import('../preload/sdk.js');
   startJobwatch(
     {

@@ -1,7 +1,7 @@
 // The CLI's options: usage text and parsing (no side effects; bin is main.ts).
 
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.js';
+import { type JobwatchConfig, loadConfig } from '../config.js';
 
 export const USAGE = `Usage: jobwatch <command> [options]
 
@@ -40,6 +40,8 @@ Exit codes: 0 healthy / done, 1 unhealthy or timed out, 2 usage error.
 `;
 
 export interface CliOptions {
+  /** The environment's settings, read once. */
+  config: JobwatchConfig;
   redis: string | undefined;
   postgres: string | undefined;
   prefix: string;
@@ -94,7 +96,8 @@ export function parseCli(argv: string[]): { command: string | undefined; options
   return {
     command: positionals[0],
     options: {
-      // A comma marks a cluster (redis/owned.ts), also for one seed node.
+      config,
+      // A comma marks a cluster (backends/redis/owned.ts), also for one seed node.
       redis: values.cluster && redis && !redis.includes(',') ? `${redis},` : redis,
       postgres,
       prefix: values.prefix ?? config.queuePrefix,

@@ -4,10 +4,10 @@
 
 import { hostname } from 'node:os';
 import { createNoopMeter } from '@opentelemetry/api';
-import { loadConfig } from '../config.js';
+import { Backends } from '../backends/router.js';
 import { createHealth } from '../health/index.js';
-import type { RegistrySnapshot } from '../health/registry/view.js';
 import { buildReport, type HealthReport } from '../health/report.js';
+import type { RegistrySnapshot } from '../health/view/view.js';
 import { QueueDepth } from '../metrics/queue-depth.js';
 import type { CliOptions } from './options.js';
 
@@ -18,25 +18,30 @@ export interface HealthRead {
 }
 
 export async function readHealth(options: CliOptions): Promise<HealthRead> {
-  const base = loadConfig();
-  const health = createHealth({
+  const base = options.config;
+  const config = {
     ...base,
-    redisUrl: options.redis,
-    postgresUrl: options.postgres,
-    queuePrefix: options.prefix,
     registryView: true,
     collectTimeoutMs: Math.min(base.collectTimeoutMs, options.timeoutMs),
+  };
+  const backends = new Backends({
+    redisUrl: options.redis,
+    redisUrlSetting: '--redis',
+    prefix: options.prefix,
+    postgresUrl: options.postgres,
+    connectTimeoutMs: config.collectTimeoutMs,
+    holdsProcess: true,
   });
+  const health = createHealth(config, { backends });
   const snapshot = narrow(await health.view.snapshot('fleet'), options);
   const queues = new Set(options.queues);
   for (const group of snapshot.workers) if (group.queue) queues.add(group.queue);
-  const counts = new QueueDepth(createNoopMeter(), {
-    ...base,
-    redisUrl: options.redis,
+  const counts = new QueueDepth(createNoopMeter(), backends, {
     queuePrefix: options.prefix,
     // Queue depth is read from Redis; on PostgreSQL only a process using the queues reports it.
     queues: options.redis ? [...queues] : [],
     collectCacheMs: 0,
+    collectTimeoutMs: config.collectTimeoutMs,
   });
   const report = buildReport(snapshot, reachable(snapshot) ? await counts.counts() : {});
   const selected = options.workers.length > 0 || options.queues.length > 0 || options.thisHost;
@@ -48,13 +53,14 @@ export async function readHealth(options: CliOptions): Promise<HealthRead> {
     report,
     snapshot,
     close: async () => {
-      await Promise.all([health.stop('cli done'), counts.close()]);
+      await health.stop('cli done');
+      await backends.close();
     },
   };
 }
 
 function reachable(snapshot: RegistrySnapshot): boolean {
-  return snapshot.redisReachable && snapshot.sources.length > 0;
+  return snapshot.storeReachable && snapshot.sources.length > 0;
 }
 
 function narrow(snapshot: RegistrySnapshot, options: CliOptions): RegistrySnapshot {

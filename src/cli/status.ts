@@ -1,8 +1,8 @@
 // `jobwatch status`: workers and queues as a terminal table (--json: the
 // health report). Times are shown relative to Redis time, like the registry.
 
-import type { InstanceView } from '../health/registry/view.js';
 import type { HealthReport } from '../health/report.js';
+import type { InstanceView } from '../health/view/view.js';
 import type { CliOptions } from './options.js';
 import { readHealth } from './read-health.js';
 

@@ -1,20 +1,25 @@
-// The heartbeat writer: every JOBWATCH_HEARTBEAT_INTERVAL_MS, one Lua script
-// call (one EVALSHA, i.e. one round trip) per instance, through the worker's
-// own non-blocking BullMQ client (BullMQ fetches jobs on a separate blocking
-// connection, so a waiting BZPOPMIN never delays a beat).
+// The heartbeat writer: every JOBWATCH_HEARTBEAT_INTERVAL_MS, one write per
+// instance into its registry (on Redis one script call, i.e. one round trip,
+// through the worker's own non-blocking BullMQ client: BullMQ fetches jobs on a
+// separate blocking connection, so a waiting BZPOPMIN never delays a beat; on
+// PostgreSQL one upsert through BullMQ's pool).
 //
-// At most one write per instance is in flight: while Redis is away the one
-// pending beat waits in the client's queue and lands when Redis returns, with
-// the server time of that moment, instead of piling up.
+// At most one write per instance is in flight: while the store is away the
+// one pending beat waits and lands when it returns, with the store's time of
+// that moment, instead of piling up.
 
+import type { Registry } from '../backends/backend.js';
+import type { Backends } from '../backends/router.js';
 import type { WorkerLike } from '../lifecycle.js';
 import { describeError, guard, warnRateLimited } from '../log.js';
-import type { PostgresHealth } from '../postgres/health.js';
-import { bullmqStore, type RedisScriptClient, withTimeout } from '../redis/access.js';
-import type { Connections } from '../redis/connections.js';
-import { HeartbeatErrors } from './heartbeat-errors.js';
-import { type Instance, type InstanceSettings, TaskInstance, WorkerInstance } from './instances.js';
-import { redisStore } from './registry/redis-store.js';
+import { withTimeout } from '../timeout.js';
+import { StoreFailures } from './failures.js';
+import {
+  type Instance,
+  type InstanceSettings,
+  type TaskInstance,
+  WorkerInstance,
+} from './instances.js';
 
 export interface WriterSettings extends InstanceSettings {
   retentionMs: number;
@@ -33,12 +38,11 @@ export class HeartbeatWriter {
   private nextTickAt = 0;
   private blockNoteUntil = 0;
   /** Refused writes by reason (bullmq.worker.heartbeat.errors) and whether beats land now. */
-  readonly errors = new HeartbeatErrors();
+  readonly errors = new StoreFailures();
 
   constructor(
     readonly settings: WriterSettings,
-    private readonly connections: Connections,
-    private readonly postgres?: PostgresHealth,
+    private readonly backends: Backends,
   ) {}
 
   start(): void {
@@ -54,7 +58,7 @@ export class HeartbeatWriter {
       instance = new WorkerInstance(worker);
       this.workers.set(worker, instance);
       this.instances.add(instance);
-      this.connections.addUser(worker);
+      this.backends.adopt(worker);
       // 'closing' comes at the start of close(), while the worker's own client
       // is still open: the stopped status goes out ahead of BullMQ's QUIT, so
       // it lands even when the app exits right after `await worker.close()`.
@@ -90,7 +94,7 @@ export class HeartbeatWriter {
     } catch (err) {
       warnRateLimited(
         'heartbeat-stop',
-        `could not mark ${instance.name} stopped in Redis: ${describeError(err)}`,
+        `could not mark ${instance.name} stopped in its registry: ${describeError(err)}`,
       );
     }
   }
@@ -140,24 +144,24 @@ export class HeartbeatWriter {
   private beat(instance: Instance): void {
     if (this.inFlight.has(instance)) return;
     const write = this.write(instance)
-      .catch((err) => {
-        this.errors.record(err, this.prefixOf(instance), `heartbeat of ${instance.name}`);
-      })
+      .catch(() => undefined) // counted and said by write()
       .finally(() => this.inFlight.delete(instance));
     this.inFlight.set(instance, write);
   }
 
   private async write(instance: Instance): Promise<void> {
-    if (
-      instance instanceof WorkerInstance &&
-      (await this.postgres?.write(instance, this.settings, this.errors))
-    ) {
-      return; // on BullMQ 6's PostgreSQL backend: its own registry table
+    const registry = await this.registryOf(instance);
+    if (!registry) return;
+    if (registry.unavailable !== undefined) {
+      // every beat that cannot land is counted, so the alert sees the worker stay invisible
+      this.errors.count('noperm');
+      return;
     }
-    const target = await this.targetOf(instance);
-    if (!target) return;
+    // A closing worker's final "stopped" must land even when its own connection is gone.
+    const handle = registry.handle(instance.stopped);
+    if (!handle) return;
     try {
-      const at = await redisStore(target.client, target.prefix).writeBeat(
+      const at = await handle.store.writeBeat(
         instance.fields(this.settings),
         this.settings.retentionMs,
         instance.stopped,
@@ -165,46 +169,17 @@ export class HeartbeatWriter {
       this.errors.succeeded();
       instance.startedWrittenAt ||= at;
       instance.lastWrittenAt = at;
+    } catch (err) {
+      this.errors.record(registry, err, `heartbeat of ${instance.name}`);
+      throw err;
     } finally {
-      target.release?.();
+      handle.release?.();
     }
   }
 
-  private prefixOf(instance: Instance): string {
-    if (instance instanceof WorkerInstance) return instance.prefix;
-    return this.connections.defaultTarget()?.prefix ?? 'bull';
+  /** A worker's registry is its BullMQ connection's; a watch()ed loop's the process's default. */
+  private registryOf(instance: Instance): Promise<Registry | undefined> | Registry | undefined {
+    if (instance instanceof WorkerInstance) return this.backends.registryOf(instance.worker);
+    return this.backends.taskRegistry();
   }
-
-  private async targetOf(instance: Instance): Promise<Target | undefined> {
-    if (instance instanceof TaskInstance) return this.connections.defaultTarget();
-    const { worker, prefix } = instance as WorkerInstance;
-    const store = bullmqStore(worker);
-    if (store.kind === 'other') {
-      this.connections.markUnavailable(store.backend);
-      return undefined;
-    }
-    const own = await store.client;
-    // After worker.close() its own client is gone; another on the same server
-    // will do, else a short-lived copy of it writes the final "stopped".
-    const client = this.connections.sibling(own);
-    if (client) return { client, prefix };
-    if (instance.stopped && typeof own.duplicate === 'function') {
-      const copy = own.duplicate();
-      copy.on('error', () => undefined); // reported by the write's own failure
-      const timer = setTimeout(() => copy.disconnect(), this.settings.timeoutMs);
-      timer.unref();
-      const release = () => {
-        clearTimeout(timer);
-        copy.quit().catch(() => copy.disconnect());
-      };
-      return { client: copy, prefix, release };
-    }
-    return undefined;
-  }
-}
-
-interface Target {
-  client: RedisScriptClient;
-  prefix: string;
-  release?: () => void;
 }

@@ -1,18 +1,14 @@
 // The local state behind one registry entry: a BullMQ Worker object or a
-// watch()ed loop. Per-job bookkeeping is in memory only (no Redis command per
+// watch()ed loop. Per-job bookkeeping is in memory only (no store call per
 // job); the heartbeat writer turns it into registry fields once per beat.
 
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { bullmqVersion } from '../bullmq-objects.js';
 import type { JobLike, WorkerLike } from '../lifecycle.js';
-import { bullmqVersion } from '../redis/access.js';
+import type { InstanceFields, WrittenFields, WrittenStatus } from '../registry/entry.js';
+import { assess } from '../registry/liveness.js';
 import { VERSION } from '../version.js';
-import {
-  assess,
-  type InstanceFields,
-  type WrittenFields,
-  type WrittenStatus,
-} from './registry/keys.js';
 
 const HOST = hostname();
 
@@ -25,7 +21,7 @@ export interface InstanceSettings {
 export abstract class Instance {
   stopped = false;
   stopReason = '';
-  /** Redis time of the last successful write (0 = never written). */
+  /** Store time of the last successful write (0 = never written). */
   lastWrittenAt = 0;
   startedWrittenAt = 0;
   /** Local monotonic time at which this instance stopped (for local retention). */
@@ -101,7 +97,6 @@ export class WorkerInstance extends Instance {
   readonly id: string;
   readonly name: string;
   readonly queue: string;
-  readonly prefix: string;
   readonly bullmqVersion: string;
   processed = 0;
   failed = 0;
@@ -114,7 +109,6 @@ export class WorkerInstance extends Instance {
     this.id = worker.id;
     this.queue = worker.name;
     this.name = worker.opts.name || worker.name;
-    this.prefix = worker.opts.prefix ?? 'bull';
     this.bullmqVersion = bullmqVersion(worker);
   }
 

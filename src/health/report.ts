@@ -6,7 +6,7 @@
 // or a watched loop that stopped beating). A worker stopped cleanly (deploy,
 // scale-down) shows alive=false but does not make the report unhealthy.
 
-import type { RegistrySnapshot, WorkerGroup } from './registry/view.js';
+import type { RegistrySnapshot, WorkerGroup } from './view/view.js';
 
 /** Jobs per queue and state (the states of bullmq.queue.jobs). */
 export type QueueCounts = Record<string, Record<string, number>>;
@@ -77,11 +77,11 @@ export function buildReport(snapshot: RegistrySnapshot, queues: QueueCounts): He
     workers[key] = workerReport(group);
   }
   const errors = snapshot.sources.flatMap((s) => (s.error ? [`${s.prefix}: ${s.error}`] : []));
-  const healthy = snapshot.redisReachable && !snapshot.workers.some(isFailing);
+  const healthy = snapshot.storeReachable && !snapshot.workers.some(isFailing);
   const report: HealthReport = {
     status: healthy ? 'healthy' : 'unhealthy',
     timestamp: new Date(snapshot.now).toISOString(),
-    redis: { reachable: snapshot.redisReachable, errors },
+    redis: { reachable: snapshot.storeReachable, errors },
     scope: snapshot.fleet ? 'fleet' : 'self',
     queues,
     workers,

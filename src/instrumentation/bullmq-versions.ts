@@ -90,19 +90,6 @@ export function deferredFailureOf(job: object): Error | undefined {
   return err;
 }
 
-const MODULE_VERSION = Symbol('jobwatch.bullmqVersion');
-
-/** Keeps the version of the BullMQ module being patched where its objects can read it. */
-export function recordModuleVersion(base: object | undefined, version: string | undefined): void {
-  if (base !== undefined && version)
-    Object.defineProperty(base, MODULE_VERSION, { value: version, configurable: true });
-}
-
-/** The version recordModuleVersion kept for the BullMQ that made `user` (undefined if not patched). */
-export function moduleVersionOf(user: object): string | undefined {
-  return (user as { [MODULE_VERSION]?: string })[MODULE_VERSION];
-}
-
 /** The trace metadata a native-telemetry producer of BullMQ 5.22–5.33 wrote (opts.telemetryMetadata). */
 export function legacyTelemetryMetadataOf(job: { opts?: object }): string | undefined {
   const metadata = (job.opts as { telemetryMetadata?: unknown } | undefined)?.telemetryMetadata;

@@ -15,8 +15,6 @@ export interface CaptureSettings {
   readonly captureMaxBytes: number;
 }
 
-export const DEFAULT_CAPTURE_MAX_BYTES = 1024;
-
 /** `text` cut to at most `maxBytes` bytes of UTF-8, never inside a character. */
 export function truncateUtf8(text: string, maxBytes: number): string {
   // a UTF-16 unit is at most 3 bytes of UTF-8: most texts need no measuring

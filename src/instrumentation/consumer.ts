@@ -53,7 +53,7 @@ export interface WorkerJob extends JobLike {
   [ATTEMPT]?: Attempt | undefined;
 }
 
-export interface WorkerInstance extends WorkerLike {
+export interface PatchedWorker extends WorkerLike {
   running?: boolean;
   closing?: Promise<void> | undefined;
 }
@@ -72,7 +72,7 @@ interface WorkerState {
   announced: boolean;
 }
 
-function workerState(worker: WorkerInstance): WorkerState {
+function workerState(worker: PatchedWorker): WorkerState {
   const known = (worker as { [STATE]?: WorkerState })[STATE];
   if (known) return known;
   const workerName = worker.opts?.name || worker.name;
@@ -117,7 +117,7 @@ export function linksToProducer(host: Host, job: WorkerJob, depth: number): bool
   return Boolean(repeats) || depth > host.maxChainDepth;
 }
 
-function startAttempt(host: Host, worker: WorkerInstance, job: WorkerJob): Attempt {
+function startAttempt(host: Host, worker: PatchedWorker, job: WorkerJob): Attempt {
   const state = workerState(worker);
   const attempt = new Attempt(Date.now(), job.finishedOn);
   job[ATTEMPT] = attempt;
@@ -212,7 +212,7 @@ function isDeferral(err: unknown): boolean {
 /** Never throws: an internal error is logged once, the job goes on as BullMQ decides. */
 function endAttempt(
   host: Host,
-  worker: WorkerInstance,
+  worker: PatchedWorker,
   job: WorkerJob,
   attempt: Attempt,
   thrown: unknown,
@@ -267,13 +267,13 @@ function outcomeOf(job: WorkerJob, attempt: Attempt, thrown: unknown): AttemptOu
 }
 
 /** (job, token, fetchNext) and, before 5.63, jobsInProgress: the rest passes through as BullMQ sent it. */
-type ProcessJob = (this: WorkerInstance, job: WorkerJob, ...rest: unknown[]) => Promise<unknown>;
+type ProcessJob = (this: PatchedWorker, job: WorkerJob, ...rest: unknown[]) => Promise<unknown>;
 
 export function wrapProcessJob(host: Host) {
   return (original: ProcessJob) =>
     // per job, so no async frame, rest array or guard() closure: the attempt
     // ends in the settled promise's own callbacks, with every argument forwarded as it came
-    function processJob(this: WorkerInstance, job: WorkerJob): Promise<unknown> {
+    function processJob(this: PatchedWorker, job: WorkerJob): Promise<unknown> {
       // biome-ignore lint/complexity/noArguments: forwards every argument, without an array per job
       const args = arguments as unknown as Parameters<ProcessJob>;
       let attempt: Attempt;
@@ -398,8 +398,8 @@ export function wrapHandleFailed() {
  * observers and subscribes to its close and stall events.
  */
 export function wrapRun(host: Host) {
-  return (original: (this: WorkerInstance, ...args: unknown[]) => Promise<void>) =>
-    function run(this: WorkerInstance, ...args: unknown[]) {
+  return (original: (this: PatchedWorker, ...args: unknown[]) => Promise<void>) =>
+    function run(this: PatchedWorker, ...args: unknown[]) {
       const state = guard('worker.run', () => {
         const s = workerState(this);
         if (!this.running && !this.closing) announce(host, this, s);
@@ -410,7 +410,7 @@ export function wrapRun(host: Host) {
     };
 }
 
-function announce(host: Host, worker: WorkerInstance, state: WorkerState): void {
+function announce(host: Host, worker: PatchedWorker, state: WorkerState): void {
   if (!state.announced) {
     state.announced = true;
     host.observers.queueUsed(worker, 'worker');

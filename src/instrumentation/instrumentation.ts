@@ -22,6 +22,8 @@
 // `repeat` jobs are added through Queue.add and covered there.
 
 import { context, ProxyTracer, ProxyTracerProvider, trace } from '@opentelemetry/api';
+import { recordModuleVersion } from '../bullmq-objects.js';
+import { DEFAULT_CONFIG } from '../config.js';
 import type { LifecycleObserver } from '../lifecycle.js';
 import { guard } from '../log.js';
 import { otelInstrumentation } from '../otel-sdk.js';
@@ -29,11 +31,9 @@ import { VERSION } from '../version.js';
 import {
   constructionHook,
   hasFailedHook,
-  recordModuleVersion,
   reportUnsupported,
   SUPPORTED_RANGE,
 } from './bullmq-versions.js';
-import { DEFAULT_CAPTURE_MAX_BYTES } from './capture.js';
 import {
   jobTraceContextOf,
   processorContextOf,
@@ -96,7 +96,6 @@ const VERSIONS = [SUPPORTED_RANGE];
  * in Node (it reads `module.filename`).
  */
 const CHILD_PROCESSOR_FILE = 'bullmq/dist/cjs/classes/child-processor.js';
-const DEFAULT_MAX_CHAIN_DEPTH = 10;
 /** What the API's proxy provider delegates to while no TracerProvider is registered (one shared no-op). */
 const NO_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
 
@@ -140,11 +139,11 @@ export class BullMQInstrumentation
   }
 
   get processParent(): ProcessParent {
-    return this._config.processParent ?? 'auto';
+    return this._config.processParent ?? DEFAULT_CONFIG.processParent;
   }
 
   get maxChainDepth(): number {
-    return this._config.maxChainDepth ?? DEFAULT_MAX_CHAIN_DEPTH;
+    return this._config.maxChainDepth ?? DEFAULT_CONFIG.maxChainDepth;
   }
 
   get bulkCreateSpans(): boolean {
@@ -164,7 +163,7 @@ export class BullMQInstrumentation
   }
 
   get captureMaxBytes(): number {
-    return this._config.captureMaxBytes ?? DEFAULT_CAPTURE_MAX_BYTES;
+    return this._config.captureMaxBytes ?? DEFAULT_CONFIG.captureMaxBytes;
   }
 
   protected init() {

@@ -1,16 +1,7 @@
 import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
+import type { ProcessParent } from '../config.js';
 
-/**
- * How a `process` span relates to the span that enqueued its job.
- * - `auto` (default): child of the producer's span, except for jobs that a
- *   scheduler (or BullMQ 5's legacy `repeat`) creates again and again, and
- *   jobs deeper than `maxChainDepth` in a chain of jobs enqueued by
- *   processors: those start a new trace with a link, so nothing grows one
- *   endless trace.
- * - `parent`: always a child.
- * - `link`: always a new trace that links to the producer's span.
- */
-export type ProcessParent = 'auto' | 'parent' | 'link';
+export type { ProcessParent } from '../config.js';
 
 export interface BullMQInstrumentationConfig extends InstrumentationConfig {
   processParent?: ProcessParent;

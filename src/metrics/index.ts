@@ -1,5 +1,6 @@
-// jobwatch's metrics: the job instruments (fed by the lifecycle hooks) and the
-// queue-depth gauge, recorded on the meter the SDK wiring hands over.
+// jobwatch's metrics: the job instruments (fed by the lifecycle hooks), the
+// worker gauges (from worker health's view) and the queue-depth gauge,
+// recorded on the meter the SDK wiring hands over.
 //
 // No double counting with BullMQ's own metrics: if an app also passes a meter
 // in BullMQ's `telemetry` option, BullMQ records its own instruments
@@ -13,22 +14,20 @@
 // (scope `jobwatch`), so a query that selects on jobwatch's labels, e.g.
 // `bullmq_queue_jobs{bullmq_job_state="waiting"}`, never adds the two up.
 
-import type { JobwatchRuntime } from '../runtime.js';
+import type { Meter } from '@opentelemetry/api';
+import type { JobwatchConfig } from '../config.js';
+import type { LifecycleObserver } from '../lifecycle.js';
 import { DurationHistograms } from './histogram-cells.js';
 import { JobMetrics } from './job-metrics.js';
-import { QueueDepth } from './queue-depth.js';
+import type { SeriesProducer } from './series-producer.js';
 
 export { createMetricReaders } from './readers.js';
 
-/** Starts the job metrics and, unless JOBWATCH_QUEUE_DEPTH=false, queue depth (returned for others to read). */
-export function startMetrics(runtime: JobwatchRuntime): QueueDepth | undefined {
-  const { config, instrumentation, meter } = runtime;
-  instrumentation.addObserver(
-    new JobMetrics(meter, new DurationHistograms(meter, runtime.series, config)),
-  );
-  if (!config.queueDepth) return undefined;
-  const depth = new QueueDepth(meter, config);
-  instrumentation.addObserver(depth);
-  runtime.onShutdown(() => depth.close());
-  return depth;
+/** The job instruments, as a lifecycle observer. */
+export function jobMetrics(
+  meter: Meter,
+  series: SeriesProducer | undefined,
+  config: JobwatchConfig,
+): LifecycleObserver {
+  return new JobMetrics(meter, new DurationHistograms(meter, series, config));
 }

@@ -5,12 +5,13 @@
 // The rest is the CommonJS preload, so both forms share one jobwatch.
 
 import { register } from 'node:module';
-import { loadConfig } from '../config.js';
+import { parseConfig } from '../config.js';
 import { markEsmHooksRegistered } from './esm-hooks.js';
 import { importInTheMiddle, LOADER_URL } from './module-hooks.js';
 import { isJobwatchCli } from './start.js';
 
-if (loadConfig().enabled && !isJobwatchCli()) {
+// Only whether to start: the settings are read (and a bad one reported) once, by start().
+if (parseConfig(process.env).config.enabled && !isJobwatchCli()) {
   markEsmHooksRegistered();
   const { registerOptions, waitForAllMessagesAcknowledged } =
     importInTheMiddle().createAddHookMessageChannel();

@@ -6,28 +6,23 @@ import type { Instrumentation, InstrumentationBase } from '@opentelemetry/instru
 import type { IMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { JobwatchConfig } from '../config.js';
-import { type HealthOptions, startHealth } from '../health/index.js';
+import type { HealthOptions } from '../health/index.js';
 import { HttpTracing } from '../http/http-tracing.js';
 import { BullMQInstrumentation } from '../instrumentation/instrumentation.js';
-import { createMetricReaders, startMetrics } from '../metrics/index.js';
+import { createMetricReaders } from '../metrics/index.js';
 import { SeriesProducer } from '../metrics/series-producer.js';
 import { core, otelInstrumentation } from '../otel-sdk.js';
-import type { JobwatchRuntime } from '../runtime.js';
-import { startHealthEndpoints } from '../server/health-server.js';
 import { VERSION } from '../version.js';
 import { registerEsmHooks } from './esm-hooks.js';
+import { startRuntime } from './runtime.js';
 import { inSandbox, otelAlreadyStarted, startAutoInstrumentationsFirst } from './sdk-detect.js';
 import { relayingSettingErrors, reportExportError } from './sdk-diagnostics.js';
 import { Shutdown } from './shutdown.js';
 
 const SHUTDOWN_TIMEOUT_MS = 5000;
 
-export function startJobwatch(
-  config: JobwatchConfig,
-  health: HealthOptions = {},
-): JobwatchRuntime & {
-  instrumentation: BullMQInstrumentation;
-} {
+/** Starts jobwatch in this process: the SDK (or jobwatch's part in the app's), then its runtime. */
+export function startJobwatch(config: JobwatchConfig, health: HealthOptions = {}): void {
   startAutoInstrumentationsFirst();
   const instrumentation = new BullMQInstrumentation({
     processParent: config.processParent,
@@ -51,19 +46,19 @@ export function startJobwatch(
     startOwnSdk(instrumentations, readers, shutdown);
   }
   registerEsmHooks(hookedModules(instrumentations));
-  const runtime = {
-    config,
-    instrumentation,
-    meter: metrics.getMeter('jobwatch', VERSION),
-    series,
-    onShutdown: (fn: () => Promise<void> | void) => shutdown.add(fn),
-  };
   // the sandbox's spans are flushed by the instrumentation before BullMQ exits the child
-  if (sandbox) return runtime;
+  if (sandbox) return;
   shutdown.install();
-  const depth = startMetrics(runtime);
-  startHealthEndpoints(config, startHealth(runtime, health), depth);
-  return runtime;
+  startRuntime(
+    {
+      config,
+      instrumentation,
+      meter: metrics.getMeter('jobwatch', VERSION),
+      series,
+      onShutdown: (fn) => shutdown.add(fn),
+    },
+    health,
+  );
 }
 
 function hookedModules(instrumentations: Instrumentation[]): string[] {

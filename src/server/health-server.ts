@@ -3,11 +3,12 @@
 // 127.0.0.1, so only the host itself and sidecars see it).
 //
 //   GET /health/live    200 while the process (and its event loop) answers
-//   GET /health/ready   200 when the app's own BullMQ connections answer (PING), else
-//                       503; jobwatch's own problems (refused heartbeats, its
-//                       JOBWATCH_REDIS_URL connection) never make it 503
+//   GET /health/ready   200 when the app's own BullMQ connections answer (a PING
+//                       on Redis, SELECT 1 on PostgreSQL), else 503; jobwatch's own
+//                       problems (refused heartbeats, its JOBWATCH_REDIS_URL
+//                       connection) never make it 503
 //   GET /health/queues  the health report (src/health/report.ts): 200 healthy,
-//                       503 Redis unreachable or a known worker dead/hung;
+//                       503 a store unreachable or a known worker dead/hung;
 //                       Bearer JOBWATCH_HEALTH_TOKEN required when set (401)
 //
 // Requests are small and quick or refused: 8 KiB of headers, 5 s for headers,
@@ -15,14 +16,12 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createNoopMeter } from '@opentelemetry/api';
 import type { JobwatchConfig } from '../config.js';
 import type { Health } from '../health/index.js';
-import { buildReport } from '../health/report.js';
+import { buildReport, type QueueCounts } from '../health/report.js';
 import { untraced } from '../http/untraced.js';
 import { describeError, guard, logError, logInfo, warnRateLimited } from '../log.js';
-import { QueueDepth } from '../metrics/queue-depth.js';
-import { withTimeout } from '../redis/access.js';
+import { withTimeout } from '../timeout.js';
 
 export const SERVER_LIMITS = {
   maxHeaderSize: 8192,
@@ -52,35 +51,25 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-/**
- * /health/queues reads queue depth through the process's queue-depth
- * collector (one cached read serves the gauge and the endpoint), or through
- * one of its own when JOBWATCH_QUEUE_DEPTH=false turned that off.
- */
-function queueDepthFor(config: JobwatchConfig, health: Health, shared?: QueueDepth) {
-  if (shared) return { counts: shared, close: async () => {} };
-  const own = new QueueDepth(createNoopMeter(), config);
-  health.connections.onUser((user) => own.queueUsed(user));
-  return { counts: own, close: () => own.close() };
+/** What the endpoints show: worker health, queue depth, and the app's own connections. */
+export interface HealthSources {
+  health: Pick<Health, 'view'>;
+  /** Jobs per queue and state (the queue-depth gauge's cached read). */
+  queueCounts(): Promise<QueueCounts>;
+  /** Pings the app's own BullMQ connections. */
+  readiness(timeoutMs: number): Promise<{ connections: number; errors: string[] }>;
 }
 
-/** The health endpoints when JOBWATCH_HEALTH_PORT is set; they close when `health` stops. */
+/** The health endpoints when JOBWATCH_HEALTH_PORT is set. */
 export function startHealthEndpoints(
   config: JobwatchConfig,
-  health: Health,
-  sharedDepth?: QueueDepth,
+  sources: HealthSources,
 ): HealthServer | undefined {
   if (config.healthPort === undefined) return undefined;
-  return guard('health server', () => startHealthServer(config, health, sharedDepth));
+  return guard('health server', () => startHealthServer(config, sources));
 }
 
-export function startHealthServer(
-  config: JobwatchConfig,
-  health: Health,
-  sharedDepth?: QueueDepth,
-): HealthServer {
-  const depth = queueDepthFor(config, health, sharedDepth);
-  const counts = depth.counts;
+export function startHealthServer(config: JobwatchConfig, sources: HealthSources): HealthServer {
   const server = untraced(
     createServer(
       {
@@ -90,7 +79,7 @@ export function startHealthServer(
         connectionsCheckingInterval: 1000,
       },
       (req, res) => {
-        handle(req, res, config, health, counts).catch((err) => {
+        handle(req, res, config, sources).catch((err) => {
           warnRateLimited('health-server', `health endpoint failed: ${describeError(err)}`);
           if (!res.headersSent) send(res, 500, { status: 'error' });
           else res.destroy();
@@ -116,14 +105,11 @@ export function startHealthServer(
     });
   });
   server.unref();
-  const close = async () => {
-    await new Promise<void>((resolve) => {
+  const close = () =>
+    new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
     });
-    await depth.close();
-  };
-  health.onStop(close);
   return { server, listening, close };
 }
 
@@ -131,8 +117,7 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
   config: JobwatchConfig,
-  health: Health,
-  counts: QueueDepth,
+  sources: HealthSources,
 ): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
@@ -143,15 +128,17 @@ async function handle(
     case '/health/live':
       return send(res, 200, { status: 'ok', timestamp: new Date().toISOString() });
     case '/health/ready':
-      return ready(res, config, health);
+      return ready(res, config, sources);
     case '/health/queues': {
       if (config.healthToken && !bearerMatches(req.headers.authorization, config.healthToken)) {
         res.setHeader('WWW-Authenticate', 'Bearer');
         return send(res, 401, { status: 'unauthorized' });
       }
       const [snapshot, queues] = await Promise.all([
-        health.view.snapshot(),
-        withTimeout(counts.counts(), config.collectTimeoutMs * 2, 'queue counts').catch(() => ({})),
+        sources.health.view.snapshot(),
+        withTimeout(sources.queueCounts(), config.collectTimeoutMs * 2, 'queue counts').catch(
+          () => ({}),
+        ),
       ]);
       const report = buildReport(snapshot, queues);
       return send(res, report.status === 'healthy' ? 200 : 503, report);
@@ -161,29 +148,13 @@ async function handle(
   }
 }
 
-interface Pingable {
-  ping?(): Promise<unknown>;
-}
-
-async function ready(res: ServerResponse, config: JobwatchConfig, health: Health): Promise<void> {
-  const sources = health.connections.appSources();
-  const errors: string[] = [];
-  await Promise.all(
-    sources.map((source) => {
-      const { ping } = source.client as Pingable;
-      if (typeof ping !== 'function') return undefined; // a client that cannot say: its status was usable
-      return withTimeout(ping.call(source.client), config.collectTimeoutMs, 'Redis').catch(
-        (err) => {
-          errors.push(`${source.prefix}: ${describeError(err)}`);
-        },
-      );
-    }),
-  );
+async function ready(res: ServerResponse, config: JobwatchConfig, sources: HealthSources) {
+  const { connections, errors } = await sources.readiness(config.collectTimeoutMs);
   const ok = errors.length === 0;
   send(res, ok ? 200 : 503, {
     status: ok ? 'ready' : 'unavailable',
     timestamp: new Date().toISOString(),
-    redis: { servers: sources.length, errors },
+    redis: { servers: connections, errors },
   });
 }
 

@@ -8,7 +8,7 @@
 // (src/instrumentation/bullmq-versions.ts).
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { instanceKey } from '../../src/health/registry/keys.js';
+import { instanceKey } from '../../src/backends/redis/keys.js';
 import { bullmqPath, bullmqVersion, matrixVersions } from '../helpers/bullmq-majors.js';
 import { useEsmWorkerCopies } from '../helpers/esm-app.js';
 import { repoRoot, spawnNode } from '../helpers/node-process.js';

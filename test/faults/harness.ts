@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { afterEach, expect } from 'vitest';
 // @ts-expect-error: plain ESM JavaScript shared with the demo, no type declarations
 import { startOtlpReceiver } from '../../examples/otlp-receiver.mjs';
-import { instanceKeyPrefix, leaseKey } from '../../src/health/registry/keys.js';
+import { instanceKeyPrefix, leaseKey } from '../../src/backends/redis/keys.js';
 import { BULLMQ_PATH } from '../helpers/bullmq-majors.js';
 import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';

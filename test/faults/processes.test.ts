@@ -3,7 +3,7 @@
 // wrong. Jobs end as BullMQ alone would end them; telemetry tells the truth
 // and comes back by itself.
 import { describe, expect, it } from 'vitest';
-import { MISSED_BEATS_FOR_DEAD } from '../../src/health/registry/keys.js';
+import { MISSED_BEATS_FOR_DEAD } from '../../src/registry/liveness.js';
 import { waitFor } from '../helpers/ports.js';
 import {
   enqueue,

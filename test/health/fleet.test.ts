@@ -3,14 +3,11 @@
 // registry, including dead replicas and dead processes; the lease moves when
 // its holder dies; series leave /metrics with the entries. Needs `npm run build`.
 import { describe, expect, it } from 'vitest';
-import {
-  leaseKey,
-  MAX_INSTANCES_PER_PREFIX,
-  MISSED_BEATS_FOR_DEAD,
-  registryBase,
-  type WrittenFields,
-} from '../../src/health/registry/keys.js';
-import { redisStore } from '../../src/health/registry/redis-store.js';
+import { leaseKey, registryBase } from '../../src/backends/redis/keys.js';
+import { redisStore } from '../../src/backends/redis/registry-store.js';
+import type { WrittenFields } from '../../src/registry/entry.js';
+import { MISSED_BEATS_FOR_DEAD } from '../../src/registry/liveness.js';
+import { MAX_INSTANCES_PER_REGISTRY } from '../../src/registry/store.js';
 import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { scrape } from '../metrics/scrape.js';
@@ -133,7 +130,7 @@ describe('fleet view', () => {
   }, 60_000);
 
   it('past the read cap the oldest stopped entries are left out, said once and counted, never a live one', async () => {
-    await seedLeftovers(MAX_INSTANCES_PER_PREFIX + 50);
+    await seedLeftovers(MAX_INSTANCES_PER_REGISTRY + 50);
     const view = await holder('view-app.cjs', { QUEUE: 'capped' });
     const worker = await app('worker-app.cjs', { WORKERS: 'capped' });
     await waitFor(async () => (await status(view, 'capped')) === 1, { what: 'capped up' });

@@ -3,7 +3,8 @@
 // endpoints must say so. Needs `npm run build` (the preload runs from dist/).
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { beatsKey, leaseKey, MISSED_BEATS_FOR_DEAD } from '../../src/health/registry/keys.js';
+import { beatsKey, leaseKey } from '../../src/backends/redis/keys.js';
+import { MISSED_BEATS_FOR_DEAD } from '../../src/registry/liveness.js';
 import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { scrape } from '../metrics/scrape.js';

@@ -6,7 +6,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { refusalReason } from '../../src/redis/errors.js';
+import { redisFailureReason } from '../../src/backends/redis/errors.js';
 import { spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { scrape } from '../metrics/scrape.js';
@@ -105,7 +105,7 @@ describe('refusal reasons from a real Redis', () => {
     const failure = (work: Promise<unknown>) =>
       work.then(
         () => 'no error',
-        (err) => refusalReason(err),
+        (err) => redisFailureReason(err),
       );
     try {
       expect(await failure(client.call('NOSUCHCOMMAND'))).toBe('unknown_command');

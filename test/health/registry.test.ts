@@ -2,10 +2,10 @@
 // writer puts in Redis and what another view (with its own writer) concludes.
 import { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beatsKey, instanceKey } from '../../src/backends/redis/keys.js';
 import { parseConfig } from '../../src/config.js';
 import { createHealth, type Health, healthObserver } from '../../src/health/index.js';
-import { beatsKey, instanceKey } from '../../src/health/registry/keys.js';
-import type { WorkerGroup } from '../../src/health/registry/view.js';
+import type { WorkerGroup } from '../../src/health/view/view.js';
 import { setTaskHost, watch } from '../../src/health/watch.js';
 import type { WorkerLike } from '../../src/lifecycle.js';
 import { BULLMQ_VERSION, bullmqAtLeast } from '../helpers/bullmq-majors.js';

@@ -1,11 +1,13 @@
 // The health endpoints in this process, with a real Redis and a real Worker:
 // token protection, request limits, and what each endpoint answers.
 import { connect } from 'node:net';
+import { createNoopMeter } from '@opentelemetry/api';
 import { Queue, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.js';
 import { createHealth, type Health, healthObserver } from '../../src/health/index.js';
 import type { QueueUserLike, WorkerLike } from '../../src/lifecycle.js';
+import { QueueDepth } from '../../src/metrics/queue-depth.js';
 import { bearerMatches, startHealthServer } from '../../src/server/health-server.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis.js';
@@ -16,6 +18,7 @@ let health: Health;
 let base: string;
 let worker: Worker;
 let queue: Queue;
+let stopServer: () => Promise<void>;
 
 beforeAll(async () => {
   redis = await RedisServer.start();
@@ -29,19 +32,27 @@ beforeAll(async () => {
   health = createHealth(config);
   health.writer.start();
   health.view.start(); // the only process: it holds the fleet-view lease
-  const server = startHealthServer(config, health); // closed by health.stop()
+  const depth = new QueueDepth(createNoopMeter(), health.backends, config);
+  const server = startHealthServer(config, {
+    health,
+    queueCounts: () => depth.counts(),
+    readiness: (timeoutMs) => health.backends.readiness(timeoutMs),
+  });
+  stopServer = () => server.close();
   expect(await server.listening).toBe(port);
   base = `http://127.0.0.1:${port}`;
   queue = new Queue('secret-queue-name', { connection: redis.connection });
   worker = new Worker('secret-queue-name', async () => 'ok', { connection: redis.connection });
   const observer = healthObserver(health);
   observer.queueUsed?.(queue as unknown as QueueUserLike, 'queue');
+  depth.queueUsed(queue as unknown as QueueUserLike);
   observer.workerStarted?.(worker as unknown as WorkerLike);
   await queue.add('a', {});
   await queue.add('b', {}, { delay: 60_000 });
 });
 
 afterAll(async () => {
+  await stopServer();
   await health.stop('test over');
   await worker.close(true); // no graceful wait: nothing is running, and a reconnecting client may not answer
   await queue.close();

@@ -5,8 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { QUEUE_STATES } from '../../src/backends/backend.js';
 import { PROCESS_BUCKETS, WAIT_BUCKETS } from '../../src/metrics/job-metrics.js';
-import { QUEUE_STATES } from '../../src/metrics/queue-depth.js';
 import { BULLMQ_PATH } from '../helpers/bullmq-majors.js';
 import { killAll, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';

@@ -4,8 +4,10 @@
 import { randomUUID } from 'node:crypto';
 import { FlowProducer, Queue, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QUEUE_STATES } from '../../src/backends/backend.js';
+import { Backends } from '../../src/backends/router.js';
 import type { QueueUserLike } from '../../src/lifecycle.js';
-import { QUEUE_STATES, QueueDepth } from '../../src/metrics/queue-depth.js';
+import { QueueDepth } from '../../src/metrics/queue-depth.js';
 import { waitFor } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis.js';
 import { type PullEndpoint, pullEndpoint } from './pull.js';
@@ -25,10 +27,11 @@ afterAll(async () => {
 
 async function endpoint(env: Record<string, string> = {}) {
   const pull = await pullEndpoint(env);
-  const depth = new QueueDepth(pull.meter, pull.config);
+  const backends = Backends.fromConfig(pull.config);
+  const depth = new QueueDepth(pull.meter, backends, pull.config);
   closers.push(
     () => pull.close(),
-    () => depth.close(),
+    () => backends.close(),
   );
   return { ...pull, depth };
 }

@@ -12,9 +12,9 @@ interface Lockfile {
 
 const lockfiles = [
   'package-lock.json',
-  ...readdirSync(join(repoRoot, 'test/versions')).map(
-    (v) => `test/versions/${v}/package-lock.json`,
-  ),
+  ...readdirSync(join(repoRoot, 'test/versions'))
+    .filter((v) => /^\d+\.\d+\.\d+$/.test(v))
+    .map((v) => `test/versions/${v}/package-lock.json`),
   ...readdirSync(join(repoRoot, 'test/package/apps')).map(
     (app) => `test/package/apps/${app}/package-lock.json`,
   ),

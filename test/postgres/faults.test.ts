@@ -2,7 +2,7 @@
 // the database restarted while jobs run. Every job completes once, and the
 // heartbeats and worker_status come back.
 import { expect, it } from 'vitest';
-import { LEASE_TABLE, REGISTRY_TABLE } from '../../src/postgres/registry-store.js';
+import { LEASE_TABLE, REGISTRY_TABLE } from '../../src/backends/postgres/registry-store.js';
 import { waitFor } from '../helpers/ports.js';
 import { BULLMQ_SCHEMA, describeOnPostgres } from '../helpers/postgres.js';
 import { processed } from '../helpers/preloaded.js';

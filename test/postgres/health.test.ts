@@ -3,8 +3,8 @@
 // (here one that only holds a Queue) reports a SIGKILLed worker 0.
 import { assertSchemaCompatibility } from 'bullmq';
 import { expect, it } from 'vitest';
-import { MISSED_BEATS_FOR_DEAD } from '../../src/health/registry/keys.js';
-import { REGISTRY_TABLE } from '../../src/postgres/registry-store.js';
+import { REGISTRY_TABLE } from '../../src/backends/postgres/registry-store.js';
+import { MISSED_BEATS_FOR_DEAD } from '../../src/registry/liveness.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { BULLMQ_SCHEMA, describeOnPostgres, PostgresDatabase } from '../helpers/postgres.js';
 import { processed } from '../helpers/preloaded.js';
@@ -152,7 +152,7 @@ describeOnPostgres('worker health on PostgreSQL', () => {
           .split('\n')
           .filter((l) => l.includes('[jobwatch]') && !l.includes('health endpoints on'));
         expect(lines).toEqual([
-          `[jobwatch] heartbeats are unavailable on PostgreSQL ${url.toString().replace(`${role}@`, '')} ${BULLMQ_SCHEMA}: the database user cannot create "${BULLMQ_SCHEMA}".${REGISTRY_TABLE} (permission denied for schema ${BULLMQ_SCHEMA}); create it once as the schema's owner (see the README, "Worker health on PostgreSQL"); jobs, tracing and metrics are unaffected`,
+          `[jobwatch] heartbeats are unavailable on PostgreSQL ${url.toString().replace(`${role}@`, '')} ${BULLMQ_SCHEMA}: the database user cannot create "${BULLMQ_SCHEMA}".${REGISTRY_TABLE} (permission denied for schema ${BULLMQ_SCHEMA}); create it once as the schema's owner (see docs/worker-health.md, "PostgreSQL"); jobs, tracing and metrics are unaffected`,
         ]);
         expect(worker.running).toBe(true);
         const report = (await (

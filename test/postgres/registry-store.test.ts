@@ -3,14 +3,15 @@
 // a user without CREATE rights, and what each costs in statements.
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { assess, type WrittenFields } from '../../src/health/registry/keys.js';
 import {
   LEASE_TABLE,
   type PgQueryable,
   PostgresRegistryStore,
   REGISTRY_TABLE,
   RegistryUnavailableError,
-} from '../../src/postgres/registry-store.js';
+} from '../../src/backends/postgres/registry-store.js';
+import type { WrittenFields } from '../../src/registry/entry.js';
+import { assess } from '../../src/registry/liveness.js';
 import { BULLMQ_SCHEMA, describeOnPostgres, PostgresDatabase } from '../helpers/postgres.js';
 
 let db: PostgresDatabase;

@@ -3,7 +3,7 @@
 // fixture (fixtures/app.cjs) started with either preload flag.
 import { createPostgresBackend, Queue } from 'bullmq';
 import { afterAll, beforeAll } from 'vitest';
-import { LEASE_TABLE } from '../../src/postgres/registry-store.js';
+import { LEASE_TABLE } from '../../src/backends/postgres/registry-store.js';
 import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { BULLMQ_SCHEMA, PostgresCluster, PostgresDatabase } from '../helpers/postgres.js';

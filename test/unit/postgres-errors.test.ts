@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { postgresFailureReason } from '../../src/postgres/errors.js';
+import { postgresFailureReason } from '../../src/backends/postgres/errors.js';
 
 const pgError = (code: string, message = 'x') => Object.assign(new Error(message), { code });
 

@@ -1,11 +1,12 @@
-// What a failed statement of jobwatch's own on PostgreSQL (a beat, the lease)
-// means, in the reasons of bullmq.worker.heartbeat.errors, so the same alert
-// (BackgroundWorkerHeartbeatFailing) says "this worker is invisible to the
-// fleet" on either store. Classes by SQLSTATE, then by the driver's message.
+// What a failed statement of jobwatch's own on PostgreSQL (a beat, the lease,
+// a read) means: one reason of src/registry/failures.ts, by SQLSTATE, then by
+// the driver's message.
 
-import type { RefusalReason } from '../redis/errors.js';
+import { describeError } from '../../log.js';
+import type { FailureReading, FailureReason } from '../../registry/failures.js';
+import { RegistryUnavailableError } from './registry-store.js';
 
-const BY_SQLSTATE: Record<string, RefusalReason> = {
+const BY_SQLSTATE: Record<string, FailureReason> = {
   '42501': 'noperm', // insufficient_privilege
   '25006': 'readonly', // read_only_sql_transaction (a standby)
   '53100': 'oom', // disk_full
@@ -13,7 +14,7 @@ const BY_SQLSTATE: Record<string, RefusalReason> = {
   '57014': 'timeout', // query_canceled (statement_timeout)
 };
 
-export function postgresFailureReason(err: unknown): RefusalReason {
+export function postgresFailureReason(err: unknown): FailureReason {
   const code = (err as { code?: unknown } | null | undefined)?.code;
   if (typeof code === 'string') {
     const known = BY_SQLSTATE[code];
@@ -31,4 +32,10 @@ export function postgresFailureReason(err: unknown): RefusalReason {
     return 'connection';
   }
   return 'other';
+}
+
+/** The reason and what to do about it: the driver's own words (a registry that cannot work here says why). */
+export function readPostgresFailure(err: unknown): FailureReading {
+  if (err instanceof RegistryUnavailableError) return { reason: 'noperm', advice: err.message };
+  return { reason: postgresFailureReason(err), advice: describeError(err) };
 }

@@ -1,15 +1,25 @@
-// What the heartbeat writer and the fleet view need of a registry store. The
-// Redis store (redis-store.ts) is one implementation; a store for BullMQ 6's
-// PostgreSQL backend keeps the same entries and is judged by the same rule
-// (keys.ts). Every time a store returns is its own server's clock.
+// What the heartbeat writer and the fleet view need of a registry store, the
+// one contract every backend implements (src/backends/*/registry-store.ts),
+// checked by the same contract tests (test/backends). Every time a store
+// returns is its own server's clock.
 
-import type { InstanceFields, WrittenFields } from './keys.js';
+import type { InstanceFields, WrittenFields } from './entry.js';
+
+/**
+ * Upper bound on instances one fleet read keeps per registry (running, hung
+ * and dead first, then the newest stopped ones), so a registry flooded by
+ * deploy leftovers never makes a collection unbounded.
+ */
+export const MAX_INSTANCES_PER_REGISTRY = 10_000;
+
+/** Instances per read call: each call stays well under a millisecond of store time. */
+export const PAGE_SIZE = 100;
 
 export interface RegistryRead {
   /** The store's time (ms) at the end of the read. */
   now: number;
   instances: InstanceFields[];
-  /** Stopped entries left out because of MAX_INSTANCES_PER_PREFIX (the oldest ones). */
+  /** Stopped entries left out because of MAX_INSTANCES_PER_REGISTRY (the oldest ones). */
   dropped: number;
 }
 
@@ -26,6 +36,9 @@ export interface RegistryStore {
   lease(holder: string, ttlMs: number, takeOver: boolean): Promise<boolean>;
   /** Gives the lease up at once if `holder` has it (a clean stop), so another takes over. */
   releaseLease(holder: string): Promise<void>;
-  /** The whole registry in bounded pages: running, hung and dead first, then the newest stopped. */
+  /**
+   * The whole registry in bounded pages: running, hung and dead first, then
+   * the newest stopped; entries past their retention are purged.
+   */
   read(depth: ReadDepth): Promise<RegistryRead>;
 }

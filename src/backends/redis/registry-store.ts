@@ -1,109 +1,28 @@
-// The registry in Redis: Lua scripts, so that one beat is ONE command
-// (EVALSHA) and every timestamp comes from the Redis server's TIME inside the
-// script. Every key of a prefix shares one hash tag (keys.ts), so each
-// script works on Redis Cluster whatever the queue names. Scripts are
-// registered with the client's own defineCommand, which works on every client
-// BullMQ supports (ioredis for 5.x; ioredis, node-redis and Bun adapters for 6.x).
+// The registry store on Redis (the contract: src/registry/store.ts). One beat
+// is one script call; a lease renewal one; a read one call per PAGE_SIZE
+// instances of an index, each reading only the fields it needs.
 //
 // Cost: a beat is O(log n) (two sorted-set updates and a purge of expired
 // index members). The lease is one O(1) call per interval per process. A read
 // (the elected fleet view only, and the CLI) is one call per PAGE_SIZE
-// instances, each reading only the fields it needs.
+// instances.
 
-import { type RedisScriptClient, runScript, type Script } from '../../redis/access.js';
 import {
-  beatsKey,
   decodeFields,
   encodeFields,
   type InstanceFields,
-  instanceKey,
-  instanceKeyPrefix,
-  leaseKey,
-  MAX_INSTANCES_PER_PREFIX,
-  PAGE_SIZE,
-  stoppedKey,
   type WrittenFields,
-} from './keys.js';
-import type { ReadDepth, RegistryRead, RegistryStore } from './store.js';
-
-const NOW_MS = `local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
-
-// KEYS: instance hash, beats, stopped. ARGV: id, retention ms, '1' to mark stopped, field/value pairs.
-const BEAT: Script = {
-  name: 'jobwatch_beat_v2',
-  keys: 3,
-  lua: `${NOW_MS}
-local retention = tonumber(ARGV[2])
-redis.call('HSETNX', KEYS[1], 'startedAt', now)
-local into, out = KEYS[2], KEYS[3]
-if ARGV[3] == '1' then
-  redis.call('HSET', KEYS[1], 'stoppedAt', now)
-  into, out = KEYS[3], KEYS[2]
-end
-redis.call('HSET', KEYS[1], 'lastBeat', now, unpack(ARGV, 4))
-redis.call('PEXPIRE', KEYS[1], retention)
-redis.call('ZREM', out, ARGV[1])
-redis.call('ZADD', into, now, ARGV[1])
-for _, key in ipairs({KEYS[2], KEYS[3]}) do
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - retention)
-  if redis.call('PTTL', key) < retention then redis.call('PEXPIRE', key, retention) end
-end
-return now`,
-};
-
-// KEYS: lease. ARGV: holder, ttl ms, '1' = a monitor's claim. Returns 1 when held by ARGV[1].
-const LEASE: Script = {
-  name: 'jobwatch_lease_v1',
-  keys: 1,
-  lua: `local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-if holder and (ARGV[3] ~= '1' or string.sub(holder, 1, 8) == 'monitor:') then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1`,
-};
-
-const RELEASE: Script = {
-  name: 'jobwatch_release_v1',
-  keys: 1,
-  lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 0`,
-};
-
-// One page of an index, from a score on (ties past the first `skip`), oldest
-// first, or newest first with ARGV[5] = 'rev'. KEYS: index. ARGV: instance key
-// prefix, from score, skip, count, order, 'all' or the fields to read.
-// Returns {now, id, score, fields, id, score, fields, …}.
-const PAGE: Script = {
-  name: 'jobwatch_page_v1',
-  keys: 1,
-  lua: `${NOW_MS}
-local page
-if ARGV[5] == 'rev' then
-  page = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[2], '-inf', 'WITHSCORES', 'LIMIT', ARGV[3], ARGV[4])
-else
-  page = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], '+inf', 'WITHSCORES', 'LIMIT', ARGV[3], ARGV[4])
-end
-local out = {now}
-for i = 1, #page, 2 do
-  local key = ARGV[1] .. page[i]
-  local values
-  if ARGV[6] == 'all' then values = redis.call('HGETALL', key) else values = redis.call('HMGET', key, unpack(ARGV, 6)) end
-  out[#out + 1] = page[i]
-  out[#out + 1] = page[i + 1]
-  out[#out + 1] = values
-end
-return out`,
-};
-
-const COUNT: Script = {
-  name: 'jobwatch_count_v1',
-  keys: 1,
-  lua: `return redis.call('ZCARD', KEYS[1])`,
-};
+} from '../../registry/entry.js';
+import {
+  MAX_INSTANCES_PER_REGISTRY,
+  PAGE_SIZE,
+  type ReadDepth,
+  type RegistryRead,
+  type RegistryStore,
+} from '../../registry/store.js';
+import { type RedisScriptClient, runScript } from './client.js';
+import { beatsKey, instanceKey, instanceKeyPrefix, leaseKey, stoppedKey } from './keys.js';
+import { BEAT, COUNT, LEASE, PAGE, RELEASE } from './scripts.js';
 
 /** What verdicts, gauges, the per-name roll-up and /health/queues need (lastBeat comes from the index score). */
 const VERDICT_FIELDS = [
@@ -137,7 +56,7 @@ export function redisStore(client: RedisScriptClient, prefix: string): RegistryS
         fields.id,
         String(retentionMs),
         stopped ? '1' : '0',
-        ...encodeFields(fields),
+        ...encodeFields(stopped ? { ...fields, status: 'stopped' } : fields),
       ];
       return Number(await runScript(client, BEAT, args));
     },
@@ -168,9 +87,9 @@ async function readAll(
     beatsKey(prefix),
     'asc',
     depth,
-    MAX_INSTANCES_PER_PREFIX,
+    MAX_INSTANCES_PER_REGISTRY,
   );
-  const room = MAX_INSTANCES_PER_PREFIX - live.instances.length;
+  const room = MAX_INSTANCES_PER_REGISTRY - live.instances.length;
   // Newest stopped first, so a cap drops the oldest deploy leftovers, never live or dead entries.
   const stopped = await readIndex(client, prefix, stoppedKey(prefix), 'rev', depth, room);
   return {

@@ -11,24 +11,23 @@
 // bullmq.worker.registry.dropped (stopped entries left out by the read cap).
 
 import type { Attributes, Meter } from '@opentelemetry/api';
-import { boundedLabel } from '../metrics/label-values.js';
-import type { GaugeFamily } from '../metrics/series-producer.js';
-import type { JobwatchRuntime } from '../runtime.js';
-import type { HeartbeatErrors } from './heartbeat-errors.js';
-import type { InstanceState } from './registry/keys.js';
-import type { RegistrySnapshot, RegistryView } from './registry/view.js';
+import type { StoreFailures } from '../health/failures.js';
+import type { RegistrySnapshot, RegistryView } from '../health/view/view.js';
+import { INSTANCE_STATES } from '../registry/entry.js';
+import { boundedLabel } from './label-values.js';
+import type { GaugeFamily, SeriesProducer } from './series-producer.js';
 
-const STATES: InstanceState[] = ['running', 'hung', 'dead', 'stopped'];
-
+/** `series`: the preload's producer of fresh series; absent when the app brought its own SDK. */
 export function registerWorkerGauges(
-  runtime: Pick<JobwatchRuntime, 'meter' | 'series'>,
+  meter: Meter,
+  series: SeriesProducer | undefined,
   view: RegistryView,
-  errors: HeartbeatErrors,
+  failures: StoreFailures,
 ): void {
   const families = async () => workerFamilies(await view.snapshot());
-  if (runtime.series) runtime.series.add(families);
-  else observeFamilies(runtime.meter, families);
-  registerCounters(runtime.meter, view, errors);
+  if (series) series.add(families);
+  else observeFamilies(meter, families);
+  registerCounters(meter, view, failures);
 }
 
 export function workerFamilies(snapshot: RegistrySnapshot): GaugeFamily[] {
@@ -66,7 +65,7 @@ export function workerFamilies(snapshot: RegistrySnapshot): GaugeFamily[] {
       active.points.push({ value: group.activeJobs, attributes });
     }
     if (!snapshot.fleet) continue;
-    for (const state of STATES) {
+    for (const state of INSTANCE_STATES) {
       const count = group.instances.filter((i) => i.verdict.state === state).length;
       instances.points.push({
         value: count,
@@ -97,15 +96,15 @@ function observeFamilies(meter: Meter, families: () => Promise<GaugeFamily[]>): 
   );
 }
 
-function registerCounters(meter: Meter, view: RegistryView, errors: HeartbeatErrors): void {
+function registerCounters(meter: Meter, view: RegistryView, failures: StoreFailures): void {
   meter
     .createObservableCounter('bullmq.worker.heartbeat.errors', {
       description:
-        "jobwatch's own Redis commands (heartbeats, the fleet-view lease, registry reads) that Redis refused or that failed, and PostgreSQL beats that could not land, by reason; while they fail this process's workers are invisible to the fleet",
+        "jobwatch's own registry calls (heartbeats, the fleet-view lease, registry reads) that the store (Redis or PostgreSQL) refused or that failed, by reason; while they fail this process's workers are invisible to the fleet",
       unit: '{error}',
     })
     .addCallback((result) => {
-      for (const [reason, count] of errors.counts) result.observe(count, { reason });
+      for (const [reason, count] of failures.counts) result.observe(count, { reason });
     });
   meter
     .createObservableCounter('bullmq.worker.registry.dropped', {

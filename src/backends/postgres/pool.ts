@@ -6,12 +6,13 @@
 // process alive (allowExitOnIdle) and hold no session state.
 
 import { createRequire } from 'node:module';
-import type { QueueUserLike } from '../lifecycle.js';
-import { describeError, warnRateLimited } from '../log.js';
-import { type PgQueryable, PostgresRegistryStore } from './registry-store.js';
+import { isClosing } from '../../bullmq-objects.js';
+import type { QueueUserLike } from '../../lifecycle.js';
+import { describeError, warnRateLimited } from '../../log.js';
+import type { PgQueryable } from './registry-store.js';
 
 /** The part of a `pg` Pool jobwatch uses. */
-interface PgPool extends PgQueryable {
+export interface PgPool extends PgQueryable {
   options?: Record<string, unknown>;
   ending?: boolean;
   ended?: boolean;
@@ -37,7 +38,7 @@ export function postgresBackendOf(user: QueueUserLike): PostgresBackendLike | un
 }
 
 /** BullMQ's PostgreSQL schema when none is named. */
-const DEFAULT_SCHEMA = 'bullmq';
+export const DEFAULT_SCHEMA = 'bullmq';
 
 /** `host:port/database schema`: the objects sharing it share one registry and one set of queues. */
 export function databaseIdentity(backend: PostgresBackendLike): string {
@@ -59,7 +60,7 @@ export function isOpen(backend: PostgresBackendLike): boolean {
  * BullMQ's pool while it is open, else jobwatch's own one-connection pool from
  * the same options: a closing worker's "stopped" still lands.
  */
-class BorrowedPool implements PgQueryable {
+export class BorrowedPool implements PgQueryable {
   private own: PgPool | undefined;
 
   constructor(private backend: PostgresBackendLike) {}
@@ -99,54 +100,6 @@ function guardedPool(pool: PgPool, label: string): PgPool {
   return pool;
 }
 
-/** One registry store per database and schema, fed by the BullMQ objects of this process. */
-export class PostgresRegistries {
-  private readonly known = new Map<string, { pool: BorrowedPool; store: PostgresRegistryStore }>();
-  private readonly owned: PgPool[] = [];
-  private readonly urlStores: PostgresRegistryStore[] = [];
-
-  /** The registry of the object's database, or undefined when it is not on PostgreSQL. */
-  storeFor(user: QueueUserLike): PostgresRegistryStore | undefined {
-    const backend = postgresBackendOf(user);
-    if (!backend) return undefined;
-    const key = databaseIdentity(backend);
-    const known = this.known.get(key);
-    if (known) {
-      known.pool.adopt(backend);
-      return known.store;
-    }
-    const pool = new BorrowedPool(backend);
-    const store = new PostgresRegistryStore(pool, backend.schema);
-    this.known.set(key, { pool, store });
-    return store;
-  }
-
-  /** The registry at a postgres:// URL (`?schema=` names BullMQ's schema), through a pool of jobwatch's own. */
-  storeAt(url: string, connectTimeoutMs: number): { store: PostgresRegistryStore; label: string } {
-    const parsed = new URL(url);
-    const schema = parsed.searchParams.get('schema') ?? DEFAULT_SCHEMA;
-    parsed.searchParams.delete('schema');
-    const pool = openPostgres(parsed.toString(), connectTimeoutMs);
-    const store = new PostgresRegistryStore(pool, schema);
-    this.owned.push(pool);
-    this.urlStores.push(store);
-    parsed.username = '';
-    parsed.password = '';
-    return { store, label: `PostgreSQL ${parsed.toString()} ${schema}` };
-  }
-
-  stores(): PostgresRegistryStore[] {
-    return [...this.urlStores, ...[...this.known.values()].map((k) => k.store)];
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([
-      ...[...this.known.values()].map((k) => k.pool.close()),
-      ...this.owned.splice(0).map((pool) => pool.end().catch(() => undefined)),
-    ]);
-  }
-}
-
 /**
  * A pool of jobwatch's own from a postgres:// URL (JOBWATCH_POSTGRES_URL, the
  * CLI), with `pg` loaded from the app's BullMQ installation (BullMQ's peer),
@@ -172,7 +125,7 @@ export function openPostgres(url: string, connectTimeoutMs: number): PgPool {
 /** An open PostgreSQL backend among a queue's BullMQ objects (closed ones never answer). */
 export function openBackendAmong(users: Iterable<QueueUserLike>): PostgresBackendLike | undefined {
   for (const user of users) {
-    if ((user as { closing?: unknown }).closing) continue;
+    if (isClosing(user)) continue;
     const backend = postgresBackendOf(user);
     if (backend && isOpen(backend)) return backend;
   }

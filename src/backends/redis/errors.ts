@@ -1,22 +1,11 @@
-// What a refused Redis command means for jobwatch's own work (heartbeats,
-// registry reads, the lease): one reason from a fixed set, for the
-// bullmq.worker.heartbeat.errors counter, and one line that says what to grant
-// or change. The app's own BullMQ commands are not judged here.
+// What a failed Redis command of jobwatch's own (a beat, a registry read, the
+// lease) means: one reason of src/registry/failures.ts, and one line that says
+// what to grant or change. The app's own BullMQ commands are not judged here.
 
-export const REFUSAL_REASONS = [
-  'noperm',
-  'oom',
-  'crossslot',
-  'unknown_command',
-  'readonly',
-  'connection',
-  'timeout',
-  'other',
-] as const;
+import type { FailureReading, FailureReason } from '../../registry/failures.js';
+import { registryBase } from './keys.js';
 
-export type RefusalReason = (typeof REFUSAL_REASONS)[number];
-
-const PATTERNS: [RegExp, RefusalReason][] = [
+const PATTERNS: [RegExp, FailureReason][] = [
   [/\bNOPERM\b|can't run this command|no permissions/i, 'noperm'],
   [/\bOOM\b/, 'oom'],
   [/\bCROSSSLOT\b|non local key|non-local key/i, 'crossslot'],
@@ -24,24 +13,24 @@ const PATTERNS: [RegExp, RefusalReason][] = [
   [/\bREADONLY\b/, 'readonly'],
   [/timed out|ETIMEDOUT/i, 'timeout'],
   [
-    /ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|EPIPE|Connection is closed|MaxRetriesPerRequest|Stream isn't writeable|enableOfflineQueue|ClusterAllFailedError|Failed to refresh slots/i,
+    /ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|EPIPE|Connection is closed|MaxRetriesPerRequest|Stream isn't writeable|enableOfflineQueue|ClusterAllFailedError|Failed to refresh slots|ClosingError|Connection closed/i,
     'connection',
   ],
 ];
 
-export function refusalReason(err: unknown): RefusalReason {
+export function redisFailureReason(err: unknown): FailureReason {
   const message = err instanceof Error ? err.message : String(err);
   for (const [pattern, reason] of PATTERNS) if (pattern.test(message)) return reason;
   return 'other';
 }
 
-/** True for reasons that say Redis itself is out of reach (rather than refusing jobwatch). */
-export function isUnreachable(reason: RefusalReason): boolean {
-  return reason === 'connection' || reason === 'timeout';
+/** The reason and what to do about it, naming the command, key or setting involved. */
+export function readRedisFailure(err: unknown, prefix: string): FailureReading {
+  const reason = redisFailureReason(err);
+  return { reason, advice: advice(reason, err, registryBase(prefix)) };
 }
 
-/** What to do about a refusal, in a few words naming the command, key or setting involved. */
-export function refusalAdvice(reason: RefusalReason, err: unknown, keys: string): string {
+function advice(reason: FailureReason, err: unknown, keys: string): string {
   const message = err instanceof Error ? err.message : String(err);
   switch (reason) {
     case 'noperm': {
@@ -51,7 +40,7 @@ export function refusalAdvice(reason: RefusalReason, err: unknown, keys: string)
         const command = named
           ? named.toUpperCase()
           : 'TIME (most likely: the one command of its scripts that BullMQ does not need)';
-        return `the Redis user may not run ${command}; grant +${(named ?? 'time').toLowerCase()} (jobwatch's scripts call TIME, HSET, HSETNX, HMGET, HGETALL, PEXPIRE, PTTL, ZADD, ZREM, ZCARD, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZREMRANGEBYSCORE, GET, SET, DEL)`;
+        return `the Redis user may not run ${command}; grant +${(named ?? 'time').toLowerCase()} (jobwatch's scripts call TIME, HSET, HSETNX, HMGET, HGETALL, PEXPIRE, PTTL, ZADD, ZREM, ZCARD, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZREMRANGEBYSCORE, LLEN, GET, SET, DEL, PING)`;
       }
       return `the Redis user may not access jobwatch's keys (grant ~${keys}*)`;
     }

@@ -1,6 +1,6 @@
-// The worker registry in PostgreSQL, for BullMQ 6's PostgreSQL backend: the
-// same entries, liveness rule, lease and read order as the Redis registry
-// (health/registry/), stored in two tables of the queue's schema:
+// The registry store on PostgreSQL, for BullMQ 6's PostgreSQL backend (the
+// contract: src/registry/store.ts): the same entries, liveness rule, lease and
+// read order as on Redis, stored in two tables of the queue's schema:
 //
 //   {schema}.jobwatch_instances   one row per instance: id text primary key,
 //     name, queue, status, fields jsonb (the other fields), started_at,
@@ -22,15 +22,14 @@
 // 3 statements up to 99 running and 99 stopped instances, one more per
 // further 100 of either. The tables are created (if missing) once per store.
 
+import { decodeFields, type InstanceFields, type WrittenFields } from '../../registry/entry.js';
+import { MISSED_BEATS_FOR_DEAD } from '../../registry/liveness.js';
 import {
-  decodeFields,
-  type InstanceFields,
-  MAX_INSTANCES_PER_PREFIX,
-  MISSED_BEATS_FOR_DEAD,
+  MAX_INSTANCES_PER_REGISTRY,
   PAGE_SIZE,
-  type WrittenFields,
-} from '../health/registry/keys.js';
-import type { RegistryRead, RegistryStore } from '../health/registry/store.js';
+  type RegistryRead,
+  type RegistryStore,
+} from '../../registry/store.js';
 
 /** The part of a `pg` Pool or Client the registry uses. */
 export interface PgQueryable {
@@ -139,28 +138,29 @@ export class PostgresRegistryStore implements RegistryStore {
   }
 
   /**
-   * The whole registry in bounded pages: running, hung and dead by dead_at
-   * (the dead first), then the newest stopped, up to MAX_INSTANCES_PER_PREFIX;
-   * then a purge by retention, which also reads the clock. Every field is
-   * read, whatever the depth asked for: jsonb is one column.
+   * The whole registry in bounded pages, after a purge by retention that
+   * also reads the clock: running, hung and dead by dead_at (the dead
+   * first), then the newest stopped, up to MAX_INSTANCES_PER_REGISTRY. Every
+   * field is read, whatever the depth asked for: jsonb is one column.
    */
   async read(): Promise<RegistryRead> {
     await this.ensureTable();
-    const live = await this.readIndex('live', MAX_INSTANCES_PER_PREFIX);
-    const stopped = await this.readIndex('stopped', MAX_INSTANCES_PER_PREFIX - live.length);
+    // Expired rows go first, so that no read returns one; this also reads the clock.
+    const { rows } = await this.db.query(
+      `WITH gone AS (DELETE FROM ${this.table} WHERE expires_at < clock_timestamp() RETURNING 1)
+       SELECT ${NOW_MS} AS now FROM (SELECT count(*) FROM gone) AS purged`,
+    );
+    const live = await this.readIndex('live', MAX_INSTANCES_PER_REGISTRY);
+    const stopped = await this.readIndex('stopped', MAX_INSTANCES_PER_REGISTRY - live.length);
     // An instance that beats during the read moves on in the dead_at order and may come twice.
     const instances = [...new Map([...live, ...stopped].map((e) => [e.id, e])).values()];
     let dropped = 0;
-    if (instances.length >= MAX_INSTANCES_PER_PREFIX) {
+    if (instances.length >= MAX_INSTANCES_PER_REGISTRY) {
       const count = await this.db.query(
         `SELECT count(*)::int AS n FROM ${this.table} WHERE status = 'stopped'`,
       );
       dropped = Math.max(0, Number(count.rows[0]!.n) - stopped.length);
     }
-    const { rows } = await this.db.query(
-      `WITH gone AS (DELETE FROM ${this.table} WHERE expires_at < clock_timestamp() RETURNING 1)
-       SELECT ${NOW_MS} AS now FROM (SELECT count(*) FROM gone) AS purged`,
-    );
     return { now: Number(rows[0]!.now), instances, dropped };
   }
 
@@ -223,7 +223,7 @@ export class PostgresRegistryStore implements RegistryStore {
       if (code === '23505' || code === '42P07') return;
       if (code === '42501') {
         throw new RegistryUnavailableError(
-          `the database user cannot create ${this.table} (${(err as Error).message}); create it once as the schema's owner (see the README, "Worker health on PostgreSQL")`,
+          `the database user cannot create ${this.table} (${(err as Error).message}); create it once as the schema's owner (see docs/worker-health.md, "PostgreSQL")`,
         );
       }
       throw err;

@@ -1,0 +1,253 @@
+// The Redis backend: the servers (and BullMQ prefixes) this process knows,
+// learnt from the clients of the BullMQ objects it creates, plus jobwatch's
+// own connection when JOBWATCH_REDIS_URL (or the CLI's --redis) names one.
+// One registry per server and prefix; any open client of a server serves all
+// of its registries and queues.
+
+import { backendOf } from '../../bullmq-objects.js';
+import { DEFAULT_CONFIG } from '../../config.js';
+import type { QueueUserLike } from '../../lifecycle.js';
+import type { FailureReading } from '../../registry/failures.js';
+import { withTimeout } from '../../timeout.js';
+import type { Backend, Registry, StoreHandle } from '../backend.js';
+import { isUsable, type RedisScriptClient, runScript, serverIdentity } from './client.js';
+import { readRedisFailure } from './errors.js';
+import { queueKeys } from './keys.js';
+import { OwnedConnection, type RedisTarget } from './owned.js';
+import { redisStore } from './registry-store.js';
+import { PING, QUEUE_COUNTS } from './scripts.js';
+
+export interface RedisSettings {
+  /** jobwatch's own connection, and the prefix of the registry and queues it reads there. */
+  owned: RedisTarget | undefined;
+  prefix: string;
+  connectTimeoutMs: number;
+  /** The CLI: its connection keeps the process alive like any client's. */
+  holdsProcess: boolean;
+}
+
+interface Pingable {
+  ping?(): Promise<unknown>;
+}
+
+/** One Redis server (host:port/db, or a cluster's seeds) and the open clients that reach it. */
+class Server {
+  clients: RedisScriptClient[] = [];
+  /** The last client seen, kept even when closed: a closing worker's final write copies it. */
+  last: RedisScriptClient | undefined;
+
+  constructor(readonly identity: string) {}
+
+  add(client: RedisScriptClient): void {
+    // Apps that open a Queue per request must not make this list grow.
+    this.clients = this.clients.filter((c) => c !== client && isUsable(c));
+    this.clients.push(client);
+    this.last = client;
+  }
+
+  usable(): RedisScriptClient | undefined {
+    return this.clients.find(isUsable);
+  }
+}
+
+class RedisRegistry implements Registry {
+  readonly key: string;
+  readonly storeName = 'Redis';
+  readonly unavailable = undefined;
+
+  constructor(
+    readonly server: Server,
+    readonly prefix: string,
+    private readonly timeoutMs: number,
+  ) {
+    this.key = `redis ${server.identity} ${prefix}`;
+  }
+
+  get label(): string {
+    return this.prefix;
+  }
+
+  handle(lastResort = false): StoreHandle | undefined {
+    const client = this.server.usable();
+    if (client) return { store: redisStore(client, this.prefix) };
+    if (lastResort) return this.shortLived();
+    return undefined;
+  }
+
+  classify(err: unknown): FailureReading {
+    return readRedisFailure(err, this.prefix);
+  }
+
+  async countJobs(queue: string): Promise<number[] | undefined> {
+    const client = this.server.usable();
+    if (!client) return undefined;
+    const counts = (await runScript(
+      client,
+      QUEUE_COUNTS,
+      queueKeys(this.prefix, queue),
+    )) as unknown[];
+    return counts.map(Number);
+  }
+
+  /** A copy of the server's last client, closed right after one call (or after the timeout). */
+  private shortLived(): StoreHandle | undefined {
+    const last = this.server.last;
+    if (typeof last?.duplicate !== 'function') return undefined;
+    const copy = last.duplicate();
+    copy.on('error', () => undefined); // reported by the call's own failure
+    const timer = setTimeout(() => copy.disconnect(), this.timeoutMs);
+    timer.unref();
+    const release = () => {
+      clearTimeout(timer);
+      copy.quit().catch(() => copy.disconnect());
+    };
+    return { store: redisStore(copy, this.prefix), release };
+  }
+}
+
+export class RedisBackend implements Backend {
+  private readonly servers = new Map<string, Server>();
+  private readonly known = new Map<string, RedisRegistry>();
+  private readonly seen = new WeakSet<object>();
+  /** The app's own BullMQ clients, for readiness and to know when the app is done with Redis. */
+  private readonly bullmqClients = new Set<RedisScriptClient>();
+  private readonly owned: OwnedConnection | undefined;
+  /** The owned client last added to its server (it is reopened after an idle close). */
+  private ownedClient: RedisScriptClient | undefined;
+  /** The app's BullMQ connections have all ended: no reopening the owned one until a new one comes. */
+  private idle = false;
+  private readonly listeners: (() => void)[] = [];
+
+  constructor(private readonly settings: RedisSettings) {
+    if (settings.owned) {
+      this.owned = new OwnedConnection(
+        settings.owned,
+        settings.connectTimeoutMs,
+        settings.holdsProcess,
+      );
+      this.ownClient();
+    }
+  }
+
+  /** BullMQ 5 objects are always on Redis; BullMQ 6 ones when their backend has a client. */
+  owns(user: QueueUserLike): boolean {
+    const backend = backendOf(user);
+    return backend === undefined || Boolean(backend.client);
+  }
+
+  async registryOf(user: QueueUserLike): Promise<Registry | undefined> {
+    if (!this.seen.has(user)) {
+      this.seen.add(user);
+      this.idle = false; // a new BullMQ object: the owned connection may be of use again
+    }
+    const client = await this.clientOf(user);
+    if (!client) return undefined;
+    this.trackBullmq(client);
+    return this.add(client, user.opts.prefix ?? DEFAULT_CONFIG.queuePrefix);
+  }
+
+  onRegistry(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  registries(): Registry[] {
+    this.ownClient();
+    return [...this.known.values()].filter((r) => r.server.usable() !== undefined);
+  }
+
+  own(): Registry | undefined {
+    this.idle = false; // a watch()ed loop or JOBWATCH_QUEUES reading is a use of the owned connection
+    const own = this.ownClient();
+    return own && this.add(own, this.settings.prefix);
+  }
+
+  near(prefix: string): Registry | undefined {
+    const server = [...this.servers.values()].find((s) => s.usable());
+    return server && this.registry(server, prefix);
+  }
+
+  async readiness(timeoutMs: number): Promise<{ connections: number; errors: string[] }> {
+    const byServer = new Map<string, RedisScriptClient>();
+    for (const server of this.servers.values()) {
+      const client = server.clients.find((c) => this.bullmqClients.has(c) && isUsable(c));
+      if (client) byServer.set(server.identity, client);
+    }
+    const errors: string[] = [];
+    await Promise.all(
+      [...byServer.entries()].map(([identity, client]) =>
+        withTimeout(ping(client), timeoutMs, 'Redis').catch((err: unknown) => {
+          errors.push(`${identity}: ${err instanceof Error ? err.message : String(err)}`);
+        }),
+      ),
+    );
+    return { connections: byServer.size, errors };
+  }
+
+  async close(): Promise<void> {
+    this.ownedClient = undefined;
+    await this.owned?.close();
+  }
+
+  private async clientOf(user: QueueUserLike): Promise<RedisScriptClient | undefined> {
+    const client = backendOf(user)?.client ?? user.client;
+    // BullMQ reports its own connection errors.
+    return ((await client?.catch(() => undefined)) as RedisScriptClient | undefined) ?? undefined;
+  }
+
+  private add(client: RedisScriptClient, prefix: string): RedisRegistry {
+    const identity = serverIdentity(client) ?? `client:${this.servers.size}`;
+    let server = this.servers.get(identity);
+    if (!server) {
+      server = new Server(identity);
+      this.servers.set(identity, server);
+    }
+    server.add(client);
+    return this.registry(server, prefix);
+  }
+
+  private registry(server: Server, prefix: string): RedisRegistry {
+    const key = `redis ${server.identity} ${prefix}`;
+    let registry = this.known.get(key);
+    if (!registry) {
+      registry = new RedisRegistry(server, prefix, this.settings.connectTimeoutMs);
+      this.known.set(key, registry);
+      for (const listener of this.listeners) listener();
+    }
+    return registry;
+  }
+
+  /** The owned connection, reopened (lazily) if it was closed since. */
+  private ownClient(): RedisScriptClient | undefined {
+    if (!this.owned || this.idle) return undefined;
+    const client = this.owned.get();
+    if (client !== this.ownedClient) {
+      this.ownedClient = client;
+      this.add(client, this.settings.prefix);
+    }
+    return client;
+  }
+
+  /** When the app's last BullMQ connection ends, the owned one has no more use: close it. */
+  private trackBullmq(client: RedisScriptClient): void {
+    if (this.bullmqClients.has(client)) return;
+    this.bullmqClients.add(client);
+    const ended = () => {
+      for (const c of this.bullmqClients) if (!isUsable(c)) this.bullmqClients.delete(c);
+      if (this.bullmqClients.size === 0 && this.ownedClient) {
+        this.ownedClient = undefined;
+        this.idle = true;
+        void this.owned?.close();
+      }
+    };
+    // ioredis and BullMQ's adapters say 'end'; a node-redis client closed by the app only
+    // 'close', which ioredis also says at every reconnect (so not once: ended() checks).
+    client.on?.('end', ended);
+    client.on?.('close', ended);
+  }
+}
+
+/** PING through the client's own method, or a script on BullMQ 6's adapters that have none. */
+function ping(client: RedisScriptClient): Promise<unknown> {
+  const { ping: own } = client as Pingable;
+  return typeof own === 'function' ? own.call(client) : runScript(client, PING, []);
+}
