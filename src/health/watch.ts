@@ -8,6 +8,7 @@
 // one process-wide slot, where the runtime's worker health registers itself
 // as the tasks' host, and where tasks made before it started wait for it.
 
+import { DEFAULT_CONFIG } from '../config.js';
 import { TaskInstance } from './instances.js';
 
 export interface WatchOptions {
@@ -53,7 +54,8 @@ export function setTaskHost(next: TaskHost | undefined): void {
 
 export function watch(name: string, options: WatchOptions = {}): WatchedTask {
   const tasks = slot();
-  const intervalMs = options.intervalMs ?? tasks.host?.defaultIntervalMs ?? 5000;
+  const intervalMs =
+    options.intervalMs ?? tasks.host?.defaultIntervalMs ?? DEFAULT_CONFIG.heartbeatIntervalMs;
   const task = new TaskInstance(name, intervalMs);
   if (tasks.host) tasks.host.addTask(task);
   else tasks.pending.push(task);
