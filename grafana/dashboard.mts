@@ -51,16 +51,50 @@ import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 const RUNBOOK = 'https://github.com/jobwatch/jobwatch/blob/main/docs/runbook.md';
 const prometheus: DataSourceRef = { type: 'prometheus', uid: '${datasource}' };
 
-/** The selector every panel filters by: the job and queue variables. */
-const sel = (metric: string, extra = '') =>
-  `${metric}{job=~"$job", messaging_destination_name=~"$queue"${extra ? `, ${extra}` : ''}}`;
-const perWorker = (inner: string) =>
-  `max by (bullmq_worker_name, messaging_destination_name) (${inner})`;
+// What identifies a worker and a queue (as in the alert rules): the registry it
+// lives in, its name, its queue. Panels filter on these, never on the job or
+// instance that exports a series: a worker's 0 often comes from another process
+// (the fleet view) than its 1, and filtering by process would hide it.
+const W = 'jobwatch_registry, bullmq_worker_name, messaging_destination_name';
+const Q = 'jobwatch_registry, messaging_destination_name';
+const filters = (labels: string[], extra: string) =>
+  `{${[...labels, ...(extra ? [extra] : [])].join(', ')}}`;
+const REGISTRY = 'jobwatch_registry=~"$registry"';
+const WORKER = 'bullmq_worker_name=~"$worker"';
+const QUEUE = 'messaging_destination_name=~"$queue"';
+/** A worker's series (registry-derived gauges). */
+const workerSel = (metric: string, extra = '') =>
+  metric + filters([REGISTRY, WORKER, QUEUE], extra);
+/** A queue's series (queue depth). */
+const queueSel = (metric: string, extra = '') => metric + filters([REGISTRY, QUEUE], extra);
+/** The job instruments, which carry no registry. */
+const jobSel = (metric: string, extra = '') => metric + filters([WORKER, QUEUE], extra);
+const perWorker = (inner: string) => `max by (${W}) (${inner})`;
+const perQueue = (inner: string, extra = '') =>
+  `max by (${Q}${extra ? `, ${extra}` : ''}) (${inner})`;
 const rate = (metric: string, by: string, extra = '') =>
-  `sum by (${by}) (rate(${sel(metric, extra)}[$__rate_interval]))`;
+  `sum by (${by}) (rate(${jobSel(metric, extra)}[$__rate_interval]))`;
 const quantile = (q: string, metric: string) =>
-  `histogram_quantile(${q}, sum by (le, messaging_destination_name) (rate(${sel(metric)}[$__rate_interval])))`;
-const WORKER_LEGEND = '{{bullmq_worker_name}} ({{messaging_destination_name}})';
+  `histogram_quantile(${q}, sum by (le, messaging_destination_name) (rate(${jobSel(metric)}[$__rate_interval])))`;
+const WORKER_LEGEND =
+  '{{bullmq_worker_name}} ({{messaging_destination_name}}) {{jobwatch_registry}}';
+const QUEUE_LEGEND = '{{messaging_destination_name}} {{jobwatch_registry}}';
+
+/** The states of bullmq_worker_state, best first, as the codes the state timeline maps. */
+const STATES = [
+  ['running', 'RUNNING', 'green'],
+  ['paused', 'PAUSED', 'blue'],
+  ['hung', 'HUNG', 'orange'],
+  ['dead', 'DEAD', 'red'],
+  ['stopped', 'STOPPED', 'text'],
+] as const;
+/** Each worker's state as a code (1 running … 5 stopped): the best state any process reports. */
+const stateCode = STATES.map(
+  ([state], i) =>
+    `${perWorker(`${workerSel('bullmq_worker_state', `bullmq_worker_state="${state}"`)} == 1`)} * ${i + 1}`,
+).join(' or ');
+/** Down as the rules say: status 0, and not because every reporter says it stopped on purpose. */
+const stoppedOnly = `(${perWorker(workerSel('bullmq_worker_state', 'bullmq_worker_state="stopped"'))} == 1 unless on (${W}) ${perWorker(workerSel('bullmq_worker_state', 'bullmq_worker_state=~"dead|hung"'))} == 1)`;
 
 function query(refId: string, expr: string, legendFormat: string, instant = false) {
   const q = new DataqueryBuilder()
@@ -154,22 +188,38 @@ function graph(g: Graph) {
 const at = (x: number, y: number, w: number, h: number): GridPos => ({ x, y, w, h });
 
 function workersUpNow() {
-  const status = perWorker(sel('worker_status'));
+  const status = perWorker(workerSel('worker_status'));
   return new stat.PanelBuilder()
     .id(1)
     .title('Workers up now')
     .description(
-      'Distinct (worker, queue) pairs with at least one live instance, and with none. A worker is reported by its own process and by the elected fleet view, so series are aggregated with max. Alert: BackgroundWorkerDown.',
+      'Workers (registry, name, queue) with at least one live instance; down (every instance dead or hung: what pages); and stopped on purpose (does not page). A worker is reported by its own process and by the elected fleet view, so series are aggregated with max. Alert: BackgroundWorkerDown.',
     )
     .datasource(prometheus)
     .gridPos(at(0, 0, 6, 6))
-    .withTarget(query('A', `count(${status} == 1) or vector(0)`, 'running', true))
-    .withTarget(query('B', `count(${status} == 0) or vector(0)`, 'stopped', true))
+    .withTarget(query('A', `count(${status} == 1) or vector(0)`, 'up', true))
+    .withTarget(
+      query(
+        'B',
+        `count(${status} == 0 unless on (${W}) ${stoppedOnly}) or vector(0)`,
+        'down',
+        true,
+      ),
+    )
+    .withTarget(
+      query(
+        'C',
+        `count(${status} == 0 and on (${W}) ${stoppedOnly}) or vector(0)`,
+        'stopped',
+        true,
+      ),
+    )
     .unit('none')
     .decimals(0)
     .colorScheme(new FieldColorBuilder().mode(FieldColorModeId.Fixed))
-    .overrideByName('running', fixedColor('green'))
-    .overrideByName('stopped', fixedColor('red'))
+    .overrideByName('up', fixedColor('green'))
+    .overrideByName('down', fixedColor('red'))
+    .overrideByName('stopped', fixedColor('text'))
     .reduceOptions(new ReduceDataOptionsBuilder().calcs(['lastNotNull']).fields('').values(false))
     .colorMode(BigValueColorMode.Background)
     .graphMode(BigValueGraphMode.None)
@@ -181,26 +231,28 @@ function workerStatus() {
     .id(2)
     .title('Worker status')
     .description(
-      'worker_status: 1 RUNNING while at least one instance heartbeats, 0 STOPPED when every instance stopped, crashed or hung. A gap means no jobwatch process reports the worker any more (BackgroundWorkerDown counts that as down). Alerts: BackgroundWorkerDown; with Worker instances by state, BackgroundWorkerInstancesDown (some instances dead or hung while this stays RUNNING). Click a worker for its traces (in the service chosen as Trace service).',
+      'The state of each worker (bullmq_worker_state, the best of its instances): RUNNING, PAUSED (worker.pause(): alive, not taking jobs), HUNG (alive but making no progress: a stuck job or a wedged fetch loop), DEAD (its heartbeats stopped: killed, crashed, frozen), STOPPED (worker.close(): planned, never pages). worker_status is 1 for RUNNING and PAUSED. A gap means no jobwatch process reports the worker any more (BackgroundWorkerDown counts that as down unless it last said STOPPED). Alerts: BackgroundWorkerDown (HUNG or DEAD, or gone); with Worker instances by state, BackgroundWorkerInstancesDown. Click a worker for its traces (in the service chosen as Trace service).',
     )
     .datasource(prometheus)
     .gridPos(at(6, 0, 18, 6))
-    .withTarget(query('A', perWorker(sel('worker_status')), WORKER_LEGEND))
+    .withTarget(query('A', stateCode, WORKER_LEGEND))
+    .withTarget(query('B', perWorker(workerSel('worker_status')), `status ${WORKER_LEGEND}`))
     .mappings([
       {
         type: MappingType.ValueToText,
-        options: {
-          '0': { text: 'STOPPED', color: 'red', index: 0 },
-          '1': { text: 'RUNNING', color: 'green', index: 1 },
-        },
+        options: Object.fromEntries(
+          STATES.map(([, text, color], i) => [String(i + 1), { text, color, index: i }]),
+        ),
       },
+    ])
+    .overrideByRegexp('^status ', [
+      { id: 'custom.hideFrom', value: { legend: true, tooltip: true, viz: true } },
     ])
     .colorScheme(new FieldColorBuilder().mode(FieldColorModeId.Thresholds))
     .thresholds(
-      new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps([
-        { value: null, color: 'red' },
-        { value: 1, color: 'green' },
-      ]),
+      new ThresholdsConfigBuilder()
+        .mode(ThresholdsMode.Absolute)
+        .steps([{ value: null, color: 'green' }]),
     )
     .dataLinks([traceLink])
     .showValue(VisibilityMode.Auto)
@@ -209,8 +261,8 @@ function workerStatus() {
     .legend(new VizLegendOptionsBuilder().showLegend(false));
 }
 
-const backlog = `sum by (messaging_destination_name) (max by (messaging_destination_name, bullmq_job_state) (${sel('bullmq_queue_jobs', 'bullmq_job_state=~"waiting|prioritized"')}))`;
-const queuesWithoutWorkers = `count(max by (messaging_destination_name) (${sel('bullmq_queue_jobs')}) unless on (messaging_destination_name) max by (messaging_destination_name) (max_over_time(${sel('worker_status')}[1h]))) or vector(0)`;
+const backlog = `sum by (${Q}) (${perQueue(queueSel('bullmq_queue_jobs', 'bullmq_job_state=~"waiting|prioritized"'), 'bullmq_job_state')})`;
+const queuesWithoutWorkers = `count(${perQueue(queueSel('bullmq_queue_jobs'))} unless on (${Q}) ${perQueue(`max_over_time(${queueSel('worker_status')}[1h])`)}) or vector(0)`;
 
 function queuesWithoutWorkerMetrics() {
   return new stat.PanelBuilder()
@@ -242,15 +294,15 @@ const graphs: Graph[] = [
     id: 3,
     title: 'Worker instances by state',
     description:
-      'Instances per worker and state (running, hung, dead, stopped), from the elected fleet view. Dead or hung instances while the worker is still up: Alert: BackgroundWorkerInstancesDown. Dead entries stay for the registry retention (default 15 minutes).',
+      'Instances per worker and state (running, paused, hung, dead, stopped), from the elected fleet view. Dead or hung instances while the worker is still up: Alert: BackgroundWorkerInstancesDown. Dead entries stay for the registry retention (default 15 minutes).',
     unit: 'none',
     at: at(0, 6, 12, 8),
     min: 0,
     targets: [
       query(
         'A',
-        `max by (bullmq_worker_name, messaging_destination_name, bullmq_worker_state) (${sel('bullmq_worker_instances')})`,
-        '{{bullmq_worker_name}} ({{messaging_destination_name}}) {{bullmq_worker_state}}',
+        `max by (${W}, bullmq_worker_state) (${workerSel('bullmq_worker_instances')})`,
+        `${WORKER_LEGEND} {{bullmq_worker_state}}`,
       ),
       thresholdQuery('B', 'worker_instances_down'),
     ],
@@ -266,7 +318,7 @@ const graphs: Graph[] = [
     targets: [
       query(
         'A',
-        'changes(worker_queue:worker_status:max{messaging_destination_name=~"$queue"}[15m])',
+        `changes(worker_queue:worker_status:max${filters([REGISTRY, WORKER, QUEUE], '')}[15m])`,
         WORKER_LEGEND,
       ),
       thresholdQuery('B', 'worker_status_changes'),
@@ -283,8 +335,11 @@ const graphs: Graph[] = [
     targets: [
       query(
         'A',
-        `max by (messaging_destination_name, bullmq_job_state) (${sel('bullmq_queue_jobs', 'bullmq_job_state!="completed"')})`,
-        '{{messaging_destination_name}} {{bullmq_job_state}}',
+        perQueue(
+          queueSel('bullmq_queue_jobs', 'bullmq_job_state!="completed"'),
+          'bullmq_job_state',
+        ),
+        `${QUEUE_LEGEND} {{bullmq_job_state}}`,
       ),
     ],
   },
@@ -317,7 +372,7 @@ const graphs: Graph[] = [
     at: at(0, 22, 12, 8),
     min: 0,
     targets: [
-      query('A', backlog, '{{messaging_destination_name}}'),
+      query('A', backlog, QUEUE_LEGEND),
       thresholdQuery('B', 'queue_backlog_jobs'),
       thresholdQuery('C', 'queue_backlog_growing_min_jobs'),
     ],
@@ -326,7 +381,7 @@ const graphs: Graph[] = [
     id: 8,
     title: 'Heartbeat errors',
     description:
-      'Heartbeat writes that Redis refused, per process and reason (ACL, OOM, read-only, cluster slots, network). A process with errors here is invisible to the fleet: its crash would not be detected. Alert: BackgroundWorkerHeartbeatFailing. Empty while all is well.',
+      'Heartbeat writes that the registry refused, per process and reason (ACL, OOM, read-only, cluster slots, network). A process with errors here is invisible to the fleet: its crash would not be detected. Alert: BackgroundWorkerHeartbeatFailing. Empty while all is well.',
     unit: 'ops',
     at: at(12, 22, 12, 8),
     min: 0,
@@ -385,7 +440,7 @@ const graphs: Graph[] = [
     id: 11,
     title: 'Wait time p95',
     description:
-      'From when a job became ready to its first processing start. Alert: BackgroundQueueWaitTimeHigh.',
+      'From when a job became ready to its first processing start, over the jobs picked up (a queue that nothing consumes shows nothing here: see Oldest waiting job).',
     unit: 's',
     at: at(0, 38, 12, 8),
     min: 0,
@@ -395,7 +450,6 @@ const graphs: Graph[] = [
         quantile('0.95', 'bullmq_job_wait_duration_seconds_bucket'),
         'p95 {{messaging_destination_name}}',
       ),
-      thresholdQuery('B', 'queue_wait_p95_seconds'),
     ],
   },
   {
@@ -414,7 +468,7 @@ const graphs: Graph[] = [
       ),
       query(
         'B',
-        rate('bullmq_job_failed_total', 'messaging_destination_name'),
+        rate('bullmq_job_failures_total', 'messaging_destination_name'),
         'failed for good {{messaging_destination_name}}',
       ),
       query(
@@ -426,6 +480,19 @@ const graphs: Graph[] = [
     ],
   },
   {
+    id: 16,
+    title: 'Oldest waiting job',
+    description:
+      'How long the job next in line has been ready to run, per queue; it climbs while nothing consumes the queue. Alert: BackgroundQueueWaitTimeHigh.',
+    unit: 's',
+    at: at(12, 54, 12, 6),
+    min: 0,
+    targets: [
+      query('A', perQueue(queueSel('bullmq_queue_oldest_waiting_job_age_seconds')), QUEUE_LEGEND),
+      thresholdQuery('B', 'queue_oldest_waiting_seconds'),
+    ],
+  },
+  {
     id: 13,
     title: 'Oldest active job',
     description:
@@ -434,7 +501,11 @@ const graphs: Graph[] = [
     at: at(0, 46, 12, 8),
     traces: true,
     targets: [
-      query('A', perWorker(sel('bullmq_worker_oldest_active_job_age_seconds')), WORKER_LEGEND),
+      query(
+        'A',
+        perWorker(workerSel('bullmq_worker_oldest_active_job_age_seconds')),
+        WORKER_LEGEND,
+      ),
       thresholdQuery('B', 'job_stuck_seconds'),
     ],
   },
@@ -445,7 +516,7 @@ const graphs: Graph[] = [
     unit: 'none',
     at: at(12, 46, 12, 8),
     min: 0,
-    targets: [query('A', perWorker(sel('bullmq_worker_active_jobs')), WORKER_LEGEND)],
+    targets: [query('A', perWorker(workerSel('bullmq_worker_active_jobs')), WORKER_LEGEND)],
   },
 ];
 
@@ -498,12 +569,30 @@ export function buildDashboard() {
         .type('prometheus')
         .current({ text: 'Prometheus', value: 'prometheus' }),
     )
-    .withVariable(variable('job', 'Job', 'label_values(worker_status, job)', true))
+    .withVariable(
+      variable('registry', 'Registry', 'label_values(worker_status, jobwatch_registry)', true),
+    )
+    .withVariable(
+      variable(
+        'worker',
+        'Worker',
+        'label_values(worker_status{jobwatch_registry=~"$registry"}, bullmq_worker_name)',
+        true,
+      ),
+    )
     .withVariable(
       variable(
         'queue',
         'Queue',
-        'label_values({__name__=~"worker_status|bullmq_queue_jobs"}, messaging_destination_name)',
+        'label_values({__name__=~"worker_status|bullmq_queue_jobs", jobwatch_registry=~"$registry"}, messaging_destination_name)',
+        true,
+      ),
+    )
+    .withVariable(
+      variable(
+        'job',
+        'Process job',
+        'label_values(bullmq_worker_heartbeat_errors_total, job)',
         true,
       ),
     )

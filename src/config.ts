@@ -27,6 +27,11 @@ export interface JobwatchConfig {
   heartbeatIntervalMs: number;
   /** JOBWATCH_STUCK_JOB_MS: an active job older than this marks its worker down (0 = off). */
   stuckJobMs: number;
+  /**
+   * JOBWATCH_HUNG_COMMAND_MS: a Worker whose fetch loop waits this long on one
+   * command (or makes no round trip while a slot is free) is hung: wedged (0 = off).
+   */
+  hungCommandMs: number;
   /** JOBWATCH_REGISTRY_RETENTION_MS: how long a dead or stopped worker stays in the registry. */
   registryRetentionMs: number;
   /** JOBWATCH_REGISTRY_VIEW: whether this process reads the registry and reports others' status. */
@@ -49,7 +54,7 @@ export interface JobwatchConfig {
   healthPort: number | undefined;
   /** JOBWATCH_HEALTH_HOST: address the health server binds to. */
   healthHost: string;
-  /** JOBWATCH_HEALTH_TOKEN: bearer token that protects /health/queues. */
+  /** JOBWATCH_HEALTH_TOKEN: bearer token that protects /health/queues ('' = set but blank: refuse all). */
   healthToken: string | undefined;
   /** JOBWATCH_PROCESS_PARENT: how a `process` span relates to the span that enqueued the job. */
   processParent: ProcessParent;
@@ -80,6 +85,7 @@ export const DEFAULT_CONFIG: Readonly<JobwatchConfig> = Object.freeze<JobwatchCo
   enabled: true,
   heartbeatIntervalMs: 5000,
   stuckJobMs: 0,
+  hungCommandMs: 15_000,
   registryRetentionMs: 15 * MINUTE,
   registryView: true,
   queues: [],
@@ -109,13 +115,43 @@ type Env = Record<string, string | undefined>;
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'off']);
 
+/** Names of jobwatch's own tests and CI (test/, scripts/run), never settings of an app. */
+const TEST_PREFIX = 'JOBWATCH_TEST_';
+
 class Reader {
   readonly errors: string[] = [];
+  /** Every setting read, so that a name jobwatch does not know can be told apart. */
+  private readonly names = new Set<string>();
   constructor(private readonly env: Env) {}
 
   private raw(name: string): string | undefined {
+    this.names.add(name);
     const value = this.env[name]?.trim();
     return value === undefined || value === '' ? undefined : value;
+  }
+
+  /** A secret: unset is off, but set and blank is a mistake, not "off". */
+  secret(name: string): string | undefined {
+    const value = this.raw(name);
+    if (value !== undefined || this.env[name] === undefined) return value;
+    this.errors.push(
+      `invalid ${name}="": expected a token (set but blank is not "no token"); every request that needs it is refused until it is set, or unset`,
+    );
+    return '';
+  }
+
+  /** One line per JOBWATCH_* variable that names no setting, with the nearest one. */
+  unknownNames(): void {
+    const known = [...this.names].filter((n) => n.startsWith('JOBWATCH_'));
+    for (const name of Object.keys(this.env).sort()) {
+      if (!name.startsWith('JOBWATCH_') || name.startsWith(TEST_PREFIX) || this.names.has(name)) {
+        continue;
+      }
+      const nearest = nearestName(name, known);
+      this.errors.push(
+        `unknown setting ${name}${nearest ? ` (did you mean ${nearest}?)` : ''}: it is ignored`,
+      );
+    }
   }
 
   private reject<T>(name: string, value: string, expected: string, fallback: T): T {
@@ -216,6 +252,13 @@ export function parseConfig(env: Env): { config: JobwatchConfig; errors: string[
       30 * DAY,
       'a whole number of milliseconds (0 = off)',
     ),
+    hungCommandMs: r.int(
+      'JOBWATCH_HUNG_COMMAND_MS',
+      d.hungCommandMs,
+      0,
+      10 * MINUTE,
+      'a whole number of milliseconds (0 = off)',
+    ),
     registryRetentionMs: r.int(
       'JOBWATCH_REGISTRY_RETENTION_MS',
       d.registryRetentionMs,
@@ -245,7 +288,7 @@ export function parseConfig(env: Env): { config: JobwatchConfig; errors: string[
     ),
     healthPort: r.optionalPort('JOBWATCH_HEALTH_PORT'),
     healthHost: r.string('JOBWATCH_HEALTH_HOST', d.healthHost),
-    healthToken: r.optionalString('JOBWATCH_HEALTH_TOKEN'),
+    healthToken: r.secret('JOBWATCH_HEALTH_TOKEN'),
     processParent: r.oneOf(
       'JOBWATCH_PROCESS_PARENT',
       ['auto', 'parent', 'link'] as const,
@@ -283,7 +326,35 @@ export function parseConfig(env: Env): { config: JobwatchConfig; errors: string[
       'a port number',
     ),
   };
+  r.unknownNames();
   return { config, errors: r.errors };
+}
+
+/** The known name closest to `name` in edit distance, if it is close enough to be a typo. */
+function nearestName(name: string, known: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of known) {
+    const d = editDistance(name, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return bestDistance <= Math.max(3, Math.floor(name.length / 4)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitute = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, substitute);
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 /** The configuration from the environment; each bad value is reported in one line. */

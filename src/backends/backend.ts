@@ -24,6 +24,17 @@ export const QUEUE_STATES = [
 
 export type QueueState = (typeof QUEUE_STATES)[number];
 
+export interface QueueRead {
+  /** Jobs per state, in QUEUE_STATES order. */
+  counts: number[];
+  /**
+   * How long (ms, by the store's clock) the job next in line has been ready:
+   * since it was added, its delay ended, or its last attempt began; 0 when
+   * nothing waits. Paused queues' jobs wait on purpose and are not counted.
+   */
+  oldestWaitingMs: number;
+}
+
 /** A store handle for one call: `release` gives back a short-lived connection opened for it. */
 export interface StoreHandle {
   store: RegistryStore;
@@ -36,6 +47,13 @@ export interface Registry {
   readonly key: string;
   /** The kind of store, for log lines: Redis, PostgreSQL. */
   readonly storeName: string;
+  /**
+   * Where the registry lives, the same for every process that reaches it:
+   * `redis://host:port/db#prefix`, `redis-cluster://seeds#prefix`,
+   * `postgresql://host:port/database#schema`. The jobwatch.registry label of
+   * every series read from it, so two registries are never one series.
+   */
+  readonly scope: string;
   /** How reports and log lines name it: the prefix on Redis, `PostgreSQL host:port/db schema`. */
   readonly label: string;
   /** Set once the registry is known not to work here at all (e.g. no right to create its table). */
@@ -48,8 +66,12 @@ export interface Registry {
   handle(lastResort?: boolean): StoreHandle | undefined;
   /** What a failed call on this registry means, and what to do about it. */
   classify(err: unknown): FailureReading;
-  /** Jobs per QUEUE_STATES of `queue`, through one of `users` or another connection of this process; undefined: nothing to read it with now. */
-  countJobs(queue: string, users: Iterable<QueueUserLike>): Promise<number[] | undefined>;
+  /**
+   * One read of a queue: its jobs per QUEUE_STATES and how long the next job
+   * in line has been ready, through one of `users` or another connection of
+   * this process; undefined: nothing to read it with now.
+   */
+  readQueue(queue: string, users: Iterable<QueueUserLike>): Promise<QueueRead | undefined>;
 }
 
 export interface Backend {

@@ -21,6 +21,8 @@ export interface BackendSettings {
   /** jobwatch's own PostgreSQL (JOBWATCH_POSTGRES_URL / --postgres). */
   postgresUrl: string | undefined;
   connectTimeoutMs: number;
+  /** A connection whose jobwatch call goes unanswered this long is routed around (a beat interval). */
+  stuckAfterMs: number;
   /** The CLI: its own connections keep the process alive like any client's. */
   holdsProcess?: boolean;
 }
@@ -32,7 +34,10 @@ export class Backends {
 
   /** The backends of a process, with jobwatch's own connections as its settings name them. */
   static fromConfig(
-    config: Pick<JobwatchConfig, 'redisUrl' | 'queuePrefix' | 'postgresUrl' | 'collectTimeoutMs'>,
+    config: Pick<
+      JobwatchConfig,
+      'redisUrl' | 'queuePrefix' | 'postgresUrl' | 'collectTimeoutMs' | 'heartbeatIntervalMs'
+    >,
   ): Backends {
     return new Backends({
       redisUrl: config.redisUrl,
@@ -40,6 +45,7 @@ export class Backends {
       prefix: config.queuePrefix,
       postgresUrl: config.postgresUrl,
       connectTimeoutMs: config.collectTimeoutMs,
+      stuckAfterMs: config.heartbeatIntervalMs,
     });
   }
 
@@ -53,6 +59,7 @@ export class Backends {
         prefix: settings.prefix,
         connectTimeoutMs: settings.connectTimeoutMs,
         holdsProcess: settings.holdsProcess ?? false,
+        stuckAfterMs: settings.stuckAfterMs,
       }),
       new PostgresBackend({
         url: settings.postgresUrl,

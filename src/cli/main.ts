@@ -6,6 +6,7 @@
 import { describeError } from '../log.js';
 import { VERSION } from '../version.js';
 import { runCheck } from './check.js';
+import { EXIT } from './exit-codes.js';
 import { runMonitor } from './monitor.js';
 import { parseCli, USAGE } from './options.js';
 import { runStatus } from './status.js';
@@ -16,7 +17,7 @@ async function main(argv: string[]): Promise<number> {
     parsed = parseCli(argv);
   } catch (err) {
     process.stderr.write(`jobwatch: ${usageError(err)} (jobwatch --help lists the options)\n`);
-    return 2;
+    return EXIT.usage;
   }
   switch (parsed.command) {
     case 'check':
@@ -31,12 +32,12 @@ async function main(argv: string[]): Promise<number> {
     case 'help':
     case undefined:
       process.stdout.write(USAGE);
-      return parsed.command === 'help' ? 0 : 2;
+      return parsed.command === 'help' ? 0 : EXIT.usage;
     default:
       process.stderr.write(
         `jobwatch: unknown command "${parsed.command}" (jobwatch --help lists the commands)\n`,
       );
-      return 2;
+      return EXIT.usage;
   }
 }
 
@@ -53,6 +54,6 @@ main(process.argv.slice(2)).then(
   },
   (err) => {
     process.stderr.write(`jobwatch: ${describeError(err)}\n`);
-    process.exit(1);
+    process.exit(EXIT.unknown);
   },
 );

@@ -6,23 +6,23 @@ import { type JobwatchConfig, loadConfig } from '../config.js';
 export const USAGE = `Usage: jobwatch <command> [options]
 
 Commands:
-  check     Print the health report as JSON; exit 0 if healthy, 1 if not
-            (Redis unreachable, or a selected worker dead or hung). A worker with
-            some dead instances and at least one live one is healthy (exit 0); its
+  check     Print the health report as JSON, and exit with its status (below).
+            A worker with dead instances beside a live one is "degraded" (exit 0);
             instances[] and instanceStates say which are down. For docker HEALTHCHECK.
-  status    Table of instances (the worker's status and the instance's own, state,
-            last seen, jobs, host, pid) and queue depth.
+  status    Table of the registries read, the instances (the worker's status and
+            the instance's own, state, last seen, jobs, host, pid) and queue depth;
+            the same exit codes.
   monitor   Hold the fleet view as a standalone exporter: worker_status,
             bullmq_worker_instances and queue depth on /metrics (a sidecar that
             always holds the lease, so no app process reads the registry).
 
 Options:
-  --redis <url>      Redis to read (default JOBWATCH_REDIS_URL, else redis://127.0.0.1:6379);
-                     comma-separated seed nodes for a Redis Cluster
+  --redis <url>      Redis to read (default JOBWATCH_REDIS_URL, else REDIS_URL, else
+                     redis://127.0.0.1:6379); comma-separated seed nodes for a Redis Cluster
   --cluster          --redis is a Redis Cluster (needed only with a single seed node)
   --postgres <url>   BullMQ 6 PostgreSQL database to read (default JOBWATCH_POSTGRES_URL;
                      ?schema=<name> for a schema other than bullmq); Redis is then read
-                     only when --redis or JOBWATCH_REDIS_URL is set
+                     only when --redis, JOBWATCH_REDIS_URL or REDIS_URL is set
   --prefix <prefix>  BullMQ key prefix (default JOBWATCH_QUEUE_PREFIX, else bull)
   --queue <name>     Only workers of this queue, and show its depth (repeatable)
   --worker <name>    Only this worker name (repeatable)
@@ -30,13 +30,15 @@ Options:
   --url <url>        check: ask a process's health endpoint (.../health/queues) instead of Redis;
                      the default when JOBWATCH_HEALTH_PORT is set and --redis is not
   --token <token>    Bearer token for --url (default JOBWATCH_HEALTH_TOKEN)
-  --timeout <ms>     Give up after this long, as unhealthy (default 5000)
+  --timeout <ms>     Give up after this long, as unknown (default 5000)
   --json             status: print JSON instead of a table
   --port <port>      monitor: /metrics port (default OTEL_EXPORTER_PROMETHEUS_PORT, else 9464)
   -h, --help         Show this help
   -v, --version      Print jobwatch's version
 
-Exit codes: 0 healthy / done, 1 unhealthy or timed out, 2 usage error.
+Exit codes: 0 healthy (or degraded) / done, 1 unhealthy (a worker dead or hung),
+            2 usage error, 3 unknown (a registry did not answer or held no worker,
+            nothing matched the selection, or no answer within --timeout).
 `;
 
 export interface CliOptions {
@@ -92,7 +94,10 @@ export function parseCli(argv: string[]): { command: string | undefined; options
       ? `http://${config.healthHost === '0.0.0.0' ? '127.0.0.1' : config.healthHost}:${config.healthPort}/health/queues`
       : undefined;
   const redis =
-    values.redis ?? config.redisUrl ?? (postgres ? undefined : 'redis://127.0.0.1:6379');
+    values.redis ??
+    config.redisUrl ??
+    nonBlank(process.env.REDIS_URL) ??
+    (postgres ? undefined : 'redis://127.0.0.1:6379');
   return {
     command: positionals[0],
     options: {
@@ -111,4 +116,8 @@ export function parseCli(argv: string[]): { command: string | undefined; options
       port,
     },
   };
+}
+
+function nonBlank(value: string | undefined): string | undefined {
+  return value?.trim() ? value.trim() : undefined;
 }

@@ -30,10 +30,12 @@ export async function readHealth(options: CliOptions): Promise<HealthRead> {
     prefix: options.prefix,
     postgresUrl: options.postgres,
     connectTimeoutMs: config.collectTimeoutMs,
+    stuckAfterMs: options.timeoutMs,
     holdsProcess: true,
   });
   const health = createHealth(config, { backends });
-  const snapshot = narrow(await health.view.snapshot('fleet'), options);
+  const all = await health.view.snapshot('fleet');
+  const snapshot = narrow(all, options);
   const queues = new Set(options.queues);
   for (const group of snapshot.workers) if (group.queue) queues.add(group.queue);
   const counts = new QueueDepth(createNoopMeter(), backends, {
@@ -45,9 +47,9 @@ export async function readHealth(options: CliOptions): Promise<HealthRead> {
   });
   const report = buildReport(snapshot, reachable(snapshot) ? await counts.counts() : {});
   const selected = options.workers.length > 0 || options.queues.length > 0 || options.thisHost;
-  if (selected && snapshot.workers.length === 0) {
-    report.status = 'unhealthy';
-    report.redis.errors.push('no worker in the registry matches the selection');
+  if (selected && snapshot.workers.length === 0 && all.workers.length > 0) {
+    report.status = 'unknown';
+    report.reason = `no worker in ${snapshot.stores.map((s) => s.registry).join(', ')} matches the selection`;
   }
   return {
     report,
@@ -60,7 +62,9 @@ export async function readHealth(options: CliOptions): Promise<HealthRead> {
 }
 
 function reachable(snapshot: RegistrySnapshot): boolean {
-  return snapshot.storeReachable && snapshot.sources.length > 0;
+  return (
+    snapshot.storeReachable && snapshot.stores.length > 0 && snapshot.stores.every((s) => s.ok)
+  );
 }
 
 function narrow(snapshot: RegistrySnapshot, options: CliOptions): RegistrySnapshot {

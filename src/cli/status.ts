@@ -1,10 +1,15 @@
 // `jobwatch status`: workers and queues as a terminal table (--json: the
-// health report). Times are shown relative to Redis time, like the registry.
+// health report), and the report's status as the exit code. Times are shown
+// relative to the store's time, like the registry. Names come from the
+// registry, which anyone who can write to the store can fill: the table
+// escapes control characters and cuts long names.
 
 import type { HealthReport } from '../health/report.js';
 import type { InstanceView } from '../health/view/view.js';
+import { exitCodeOf } from './exit-codes.js';
 import type { CliOptions } from './options.js';
 import { readHealth } from './read-health.js';
+import { cell } from './terminal.js';
 
 const QUEUE_COLUMNS = [
   'waiting',
@@ -25,7 +30,7 @@ export async function runStatus(options: CliOptions): Promise<number> {
   } else {
     process.stdout.write(render(read.report, read.snapshot.instances, read.snapshot.now));
   }
-  return 0;
+  return exitCodeOf(read.report.status);
 }
 
 function render(report: HealthReport, instances: InstanceView[], now: number): string {
@@ -34,29 +39,33 @@ function render(report: HealthReport, instances: InstanceView[], now: number): s
   );
   const groupAlive = (i: InstanceView) =>
     Object.values(report.workers).find((w) => w.instances.some((x) => x.id === i.id))?.status ?? 0;
-  const workerRows = workers.map((i) => [
-    i.name,
-    i.queue || '-',
-    String(groupAlive(i)),
-    i.verdict.alive ? '1' : '0',
-    i.verdict.state,
-    i.lastBeat > 0 ? ago(now - i.lastBeat) : 'never',
-    String(i.processed),
-    String(i.failed),
-    String(i.active),
-    i.host,
-    String(i.pid),
-    i.verdict.reason,
-  ]);
+  const workerRows = workers.map((i) =>
+    [
+      i.name,
+      i.queue || '-',
+      String(groupAlive(i)),
+      i.verdict.alive ? '1' : '0',
+      i.verdict.state,
+      i.lastBeat > 0 ? ago(now - i.lastBeat) : 'never',
+      String(i.processed),
+      String(i.failed),
+      String(i.active),
+      i.host,
+      String(i.pid),
+      i.verdict.reason,
+    ].map(cell),
+  );
   const queueRows = Object.entries(report.queues)
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, counts]) => [name, ...QUEUE_COLUMNS.map((c) => String(counts[c] ?? 0))]);
-  const redis = report.redis.reachable
-    ? 'reachable'
-    : `UNREACHABLE (${report.redis.errors.join('; ')})`;
+    .map(([name, counts]) => [cell(name), ...QUEUE_COLUMNS.map((c) => String(counts[c] ?? 0))]);
   return [
-    `jobwatch status: ${report.status.toUpperCase()}${degradedNote(report)}  (Redis ${redis}, ${report.timestamp})`,
-    ...(report.heartbeats ? [`heartbeats ${report.heartbeats}`] : []),
+    `jobwatch status: ${report.status.toUpperCase()}${report.reason ? ` (${cell(report.reason)})` : ''}  ${report.timestamp}`,
+    ...report.stores.map(
+      (s) =>
+        `read ${s.store} ${cell(s.registry)}: ${s.ok ? `${s.instances} instances` : `UNREADABLE (${cell(s.error ?? '')})`}${s.skipped > 0 ? `, ${s.skipped} malformed entries skipped` : ''}`,
+    ),
+    ...(report.stores.length === 0 ? ['read no registry'] : []),
+    ...(report.heartbeats ? [`heartbeats ${cell(report.heartbeats)}`] : []),
     '',
     'WORKERS',
     table(
@@ -81,15 +90,6 @@ function render(report: HealthReport, instances: InstanceView[], now: number): s
     table(['QUEUE', ...QUEUE_COLUMNS.map((c) => c.toUpperCase())], queueRows),
     '',
   ].join('\n');
-}
-
-/** A partly dead fleet is healthy (each worker still runs) but says how many instances are down. */
-function degradedNote(report: HealthReport): string {
-  const degraded = Object.values(report.workers).filter(
-    (w) => w.alive && w.instances.some((i) => i.state === 'dead' || i.state === 'hung'),
-  );
-  if (degraded.length === 0) return '';
-  return `, ${degraded.length} worker${degraded.length > 1 ? 's' : ''} with dead or hung instances`;
 }
 
 function ago(ms: number): string {

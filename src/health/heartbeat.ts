@@ -104,7 +104,10 @@ export class HeartbeatWriter {
     return Promise.all(running.map((i) => this.stop(i, reason))).then(() => undefined);
   }
 
-  /** This process's own instances: running ones, and stopped ones within retention. */
+  /**
+   * This process's own instances whose registry is known (a scrape never sees
+   * one without its scope): running ones, and stopped ones within retention.
+   */
   local(): Instance[] {
     const now = performance.now();
     for (const instance of this.instances) {
@@ -113,7 +116,7 @@ export class HeartbeatWriter {
         if (instance instanceof WorkerInstance) this.workers.delete(instance.worker);
       }
     }
-    return [...this.instances];
+    return [...this.instances].filter((i) => i.registry !== undefined);
   }
 
   close(): void {
@@ -151,6 +154,8 @@ export class HeartbeatWriter {
 
   private async write(instance: Instance): Promise<void> {
     const registry = await this.registryOf(instance);
+    // Known from now on: the instance is shown (self-report) only once its scope is.
+    instance.registry ??= registry?.scope ?? '';
     if (!registry) return;
     if (registry.unavailable !== undefined) {
       // every beat that cannot land is counted, so the alert sees the worker stay invisible

@@ -36,6 +36,7 @@ export function createHealth(config: JobwatchConfig, options: HealthOptions = {}
     {
       intervalMs: config.heartbeatIntervalMs,
       stuckJobMs: config.stuckJobMs,
+      hungCommandMs: config.hungCommandMs,
       retentionMs: retention(config),
       timeoutMs: Math.max(config.collectTimeoutMs, 2000),
     },

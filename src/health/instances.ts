@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { bullmqVersion } from '../bullmq-objects.js';
 import type { JobLike, WorkerLike } from '../lifecycle.js';
+import { loopActivityOf } from '../loop-activity.js';
 import type { InstanceFields, WrittenFields, WrittenStatus } from '../registry/entry.js';
 import { assess } from '../registry/liveness.js';
 import { VERSION } from '../version.js';
@@ -16,6 +17,8 @@ const HOST = hostname();
 export interface InstanceSettings {
   intervalMs: number;
   stuckJobMs: number;
+  /** JOBWATCH_HUNG_COMMAND_MS: the longest one command of BullMQ's fetch loop may take (0: off). */
+  hungCommandMs: number;
 }
 
 export abstract class Instance {
@@ -26,6 +29,8 @@ export abstract class Instance {
   startedWrittenAt = 0;
   /** Local monotonic time at which this instance stopped (for local retention). */
   stoppedAtLocal = 0;
+  /** The scope of the registry it beats into ('' when it has none), once the writer knows it. */
+  registry: string | undefined;
   /** Set by the writer when the event loop was blocked recently. */
   blockNote = '';
   lastBlockMs = 0;
@@ -35,7 +40,12 @@ export abstract class Instance {
   abstract readonly name: string;
   abstract readonly queue: string;
 
-  protected abstract progress(now: number): Partial<WrittenFields>;
+  protected abstract progress(settings: InstanceSettings): Partial<WrittenFields>;
+
+  /** What a live instance says it is doing (a worker may be paused on purpose). */
+  protected liveStatus(): WrittenStatus {
+    return 'running';
+  }
 
   stop(reason: string): void {
     if (this.stopped) return;
@@ -46,7 +56,6 @@ export abstract class Instance {
 
   /** The fields to write now, with the status decided by the shared liveness rule. */
   fields(settings: InstanceSettings): WrittenFields {
-    const now = performance.now();
     const base: WrittenFields = {
       id: this.id,
       kind: this.kind,
@@ -54,7 +63,7 @@ export abstract class Instance {
       queue: this.queue,
       host: HOST,
       pid: process.pid,
-      status: this.stopped ? 'stopped' : 'running',
+      status: this.stopped ? 'stopped' : this.liveStatus(),
       reason: this.stopped ? this.stopReason : this.blockNote,
       intervalMs: settings.intervalMs,
       stuckJobMs: settings.stuckJobMs,
@@ -65,10 +74,13 @@ export abstract class Instance {
       oldestActiveMs: 0,
       sinceTaskBeatMs: 0,
       taskIntervalMs: 0,
+      loopStuckMs: 0,
+      loopLimitMs: 0,
+      loopWhat: '',
       longestBlockMs: this.lastBlockMs,
       jobwatchVersion: VERSION,
       bullmqVersion: '',
-      ...this.progress(now),
+      ...this.progress(settings),
     };
     if (!this.stopped) {
       // Judged as a reader would judge it right after this beat (no silence).
@@ -114,6 +126,7 @@ export class WorkerInstance extends Instance {
 
   attemptStarted(job: JobLike, startedAt: number): void {
     this.active.set(job, startedAt);
+    loopActivityOf(this.worker).jobStarted();
   }
 
   attemptEnded(job: JobLike, failed: boolean): void {
@@ -127,12 +140,21 @@ export class WorkerInstance extends Instance {
     this.active.clear();
   }
 
-  protected progress(): Partial<WrittenFields> {
+  protected override liveStatus(): WrittenStatus {
+    return this.worker.isPaused() ? 'paused' : 'running';
+  }
+
+  protected progress(settings: InstanceSettings): Partial<WrittenFields> {
     // Job starts are Date.now() of this same process, so the difference is a
     // true duration whatever this host's clock says.
     const now = Date.now();
     let oldest = 0;
     for (const startedAt of this.active.values()) oldest = Math.max(oldest, now - startedAt);
+    const stall = this.stopped
+      ? undefined
+      : loopActivityOf(this.worker).stall(now, this.worker, this.active.size, {
+          commandMs: settings.hungCommandMs,
+        });
     return {
       processed: this.processed,
       failed: this.failed,
@@ -140,6 +162,11 @@ export class WorkerInstance extends Instance {
       active: this.active.size,
       oldestActiveMs: oldest,
       bullmqVersion: this.bullmqVersion,
+      ...(stall && {
+        loopStuckMs: stall.stuckMs,
+        loopLimitMs: stall.limitMs,
+        loopWhat: stall.what,
+      }),
     };
   }
 }
@@ -161,9 +188,9 @@ export class TaskInstance extends Instance {
     this.lastBeatLocal = performance.now();
   }
 
-  protected progress(now: number): Partial<WrittenFields> {
+  protected progress(): Partial<WrittenFields> {
     return {
-      sinceTaskBeatMs: Math.round(now - this.lastBeatLocal),
+      sinceTaskBeatMs: Math.round(performance.now() - this.lastBeatLocal),
       taskIntervalMs: this.taskIntervalMs,
     };
   }

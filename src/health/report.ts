@@ -1,24 +1,36 @@
 // The health report served at /health/queues and printed by `jobwatch check`
-// and `jobwatch status --json`: one shape, one rule for "healthy".
+// and `jobwatch status --json`: one shape, one rule for each status.
 //
-// Unhealthy when a Redis did not answer, or when a known worker is down for a
-// reason other than a deliberate stop (dead: beats stopped; hung: a stuck job
-// or a watched loop that stopped beating). A worker stopped cleanly (deploy,
-// scale-down) shows alive=false but does not make the report unhealthy.
+//   healthy    every worker has a live instance (running or paused), every
+//              registry read answered
+//   degraded   the same, but some instances are dead or hung (the worker
+//              runs with less capacity than deployed)
+//   unhealthy  a worker is down for a reason other than a deliberate stop:
+//              every instance dead or hung
+//   unknown    the report cannot say: a registry did not answer or refuses
+//              this process's heartbeats, or a fleet read found no worker at
+//              all (the wrong store, prefix or db?)
+// A worker stopped cleanly (deploy, scale-down) shows alive=false and state
+// stopped, and counts against nothing: stops are planned.
 
-import type { RegistrySnapshot, WorkerGroup } from './view/view.js';
+import { INSTANCE_STATES, type InstanceState } from '../registry/entry.js';
+import type { RegistrySnapshot, StoreState, WorkerGroup } from './view/view.js';
 
 /** Jobs per queue and state (the states of bullmq.queue.jobs). */
 export type QueueCounts = Record<string, Record<string, number>>;
 
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy' | 'unknown';
+
 export interface WorkerReport {
+  /** The scope of the registry its instances beat into (jobwatch.registry). */
+  registry: string;
   alive: boolean;
   /** worker.status */
   status: 0 | 1;
   queue: string;
   kind: 'worker' | 'task';
-  /** running | stopped | dead | hung: the best state among the instances. */
-  state: string;
+  /** The best state among the instances (running if one runs). */
+  state: InstanceState;
   reason: string;
   lastSeen: string | null;
   pid: number;
@@ -28,12 +40,12 @@ export interface WorkerReport {
   activeJobs: number;
   oldestActiveJobAgeSeconds: number;
   /** Instances per state (bullmq.worker.instances): a partly dead fleet is alive with dead > 0. */
-  instanceStates: Record<'running' | 'hung' | 'dead' | 'stopped', number>;
+  instanceStates: Record<InstanceState, number>;
   instances: {
     id: string;
     host: string;
     pid: number;
-    state: string;
+    state: InstanceState;
     reason: string;
     lastSeen: string | null;
     startedAt: string | null;
@@ -46,66 +58,141 @@ export interface WorkerReport {
 }
 
 export interface HealthReport {
-  status: 'healthy' | 'unhealthy';
+  status: HealthStatus;
+  /** Why the status is not healthy, in one line. */
+  reason?: string;
   timestamp: string;
-  redis: { reachable: boolean; errors: string[] };
+  /** `fleet`: every worker in the registries read; `self`: this process's own workers only. */
+  scope: 'fleet' | 'self';
+  /** The registries read, whether they answered, and what they held. */
+  stores: StoreState[];
   /**
    * Present when heartbeats do not reach a registry: `unavailable (reason: …)`
-   * while Redis refuses them, or a BullMQ backend without a registry.
+   * while the store refuses them, or a BullMQ backend without a registry.
    */
   heartbeats?: string;
-  /** `fleet`: every worker in the registry; `self`: this process's own workers only. */
-  scope: 'fleet' | 'self';
   queues: QueueCounts;
   workers: Record<string, WorkerReport>;
 }
 
-const STATE_RANK = ['running', 'hung', 'stopped', 'dead'];
 const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : null);
 
-/** A group counts against health when it is down and not every instance stopped on purpose. */
+/** A worker counts against health when it is down and not every instance stopped on purpose. */
 export function isFailing(group: WorkerGroup): boolean {
-  return !group.alive && group.instances.some((i) => i.verdict.state !== 'stopped');
+  return !group.alive && group.state !== 'stopped';
+}
+
+function isDegraded(group: WorkerGroup): boolean {
+  return (
+    group.alive &&
+    group.instances.some((i) => i.verdict.state === 'dead' || i.verdict.state === 'hung')
+  );
 }
 
 export function buildReport(snapshot: RegistrySnapshot, queues: QueueCounts): HealthReport {
   const workers: Record<string, WorkerReport> = {};
-  const names = new Map<string, number>();
-  for (const group of snapshot.workers) names.set(group.name, (names.get(group.name) ?? 0) + 1);
-  for (const group of snapshot.workers) {
-    const key = names.get(group.name)! > 1 ? `${group.name}:${group.queue}` : group.name;
-    workers[key] = workerReport(group);
-  }
-  const errors = snapshot.sources.flatMap((s) => (s.error ? [`${s.prefix}: ${s.error}`] : []));
-  const healthy = snapshot.storeReachable && !snapshot.workers.some(isFailing);
+  const keys = reportKeys(snapshot.workers);
+  snapshot.workers.forEach((group, i) => {
+    workers[keys[i]!] = workerReport(group);
+  });
+  const { status, reason } = verdictOf(snapshot, keys);
   const report: HealthReport = {
-    status: healthy ? 'healthy' : 'unhealthy',
+    status,
+    ...(reason === undefined ? {} : { reason }),
     timestamp: new Date(snapshot.now).toISOString(),
-    redis: { reachable: snapshot.storeReachable, errors },
     scope: snapshot.fleet ? 'fleet' : 'self',
+    stores: snapshot.stores,
     queues,
     workers,
   };
   if (snapshot.heartbeats) report.heartbeats = snapshot.heartbeats;
   else if (snapshot.heartbeatsUnavailable.length > 0) {
-    report.heartbeats = `unavailable for ${snapshot.heartbeatsUnavailable.join(', ')}: the worker registry needs the Redis backend`;
+    report.heartbeats = `unavailable for ${snapshot.heartbeatsUnavailable.join(', ')}: the worker registry needs Redis or PostgreSQL`;
   }
   return report;
 }
 
-function workerReport(group: WorkerGroup): WorkerReport {
-  const ordered = [...group.instances].sort(
+function verdictOf(
+  snapshot: RegistrySnapshot,
+  keys: string[],
+): { status: HealthStatus; reason?: string } {
+  const failed = snapshot.stores.filter((s) => !s.ok);
+  if (failed.length > 0) {
+    return {
+      status: 'unknown',
+      reason: `cannot read ${failed.map((s) => `${s.registry} (${s.error})`).join('; ')}`,
+    };
+  }
+  if (!snapshot.storeReachable) {
+    return { status: 'unknown', reason: `the registry is out of reach: ${snapshot.heartbeats}` };
+  }
+  if (snapshot.heartbeats) {
+    // This process's own workers run, but no one else can see them (nor see them die).
+    return { status: 'unknown', reason: `heartbeats ${snapshot.heartbeats}` };
+  }
+  if (snapshot.fleet && snapshot.workers.length === 0) {
+    const read = snapshot.stores.map((s) => s.registry).join(', ') || 'no registry';
+    return {
+      status: 'unknown',
+      reason: `no worker in ${read}: nothing has registered there (the wrong store, prefix or database?)`,
+    };
+  }
+  const down = snapshot.workers.findIndex(isFailing);
+  if (down >= 0) {
+    const group = snapshot.workers[down]!;
+    return {
+      status: 'unhealthy',
+      reason: `worker ${keys[down]} is ${group.state}: ${bestReason(group)}`,
+    };
+  }
+  const degraded = snapshot.workers.filter(isDegraded);
+  if (degraded.length > 0) {
+    return {
+      status: 'degraded',
+      reason: `${degraded.length} worker${degraded.length > 1 ? 's run' : ' runs'} with dead or hung instances`,
+    };
+  }
+  return { status: 'healthy' };
+}
+
+/** Report keys: the worker's name, `name:queue` where names repeat, `name:queue@registry` where those do. */
+function reportKeys(groups: WorkerGroup[]): string[] {
+  const count = (key: (g: WorkerGroup) => string) => {
+    const counts = new Map<string, number>();
+    for (const g of groups) counts.set(key(g), (counts.get(key(g)) ?? 0) + 1);
+    return (g: WorkerGroup) => counts.get(key(g))!;
+  };
+  const byName = count((g) => g.name);
+  const byQueue = count((g) => `${g.name}:${g.queue}`);
+  return groups.map((g) => {
+    if (byName(g) === 1) return g.name;
+    if (byQueue(g) === 1) return `${g.name}:${g.queue}`;
+    return `${g.name}:${g.queue}@${g.registry}`;
+  });
+}
+
+function ordered(group: WorkerGroup) {
+  return [...group.instances].sort(
     (a, b) =>
-      STATE_RANK.indexOf(a.verdict.state) - STATE_RANK.indexOf(b.verdict.state) ||
+      INSTANCE_STATES.indexOf(a.verdict.state) - INSTANCE_STATES.indexOf(b.verdict.state) ||
       b.lastBeat - a.lastBeat,
   );
-  const best = ordered[0]!;
+}
+
+function bestReason(group: WorkerGroup): string {
+  return ordered(group)[0]?.verdict.reason ?? '';
+}
+
+function workerReport(group: WorkerGroup): WorkerReport {
+  const instances = ordered(group);
+  const best = instances[0]!;
   return {
+    registry: group.registry,
     alive: group.alive,
     status: group.alive ? 1 : 0,
     queue: group.queue,
     kind: group.kind,
-    state: best.verdict.state,
+    state: group.state,
     reason: best.verdict.reason,
     lastSeen: iso(group.lastSeen),
     pid: best.pid,
@@ -115,7 +202,7 @@ function workerReport(group: WorkerGroup): WorkerReport {
     activeJobs: group.activeJobs,
     oldestActiveJobAgeSeconds: group.oldestActiveJobAgeMs / 1000,
     instanceStates: countStates(group),
-    instances: ordered.map((i) => ({
+    instances: instances.map((i) => ({
       id: i.id,
       host: i.host,
       pid: i.pid,
@@ -132,8 +219,11 @@ function workerReport(group: WorkerGroup): WorkerReport {
   };
 }
 
-function countStates(group: WorkerGroup): WorkerReport['instanceStates'] {
-  const counts = { running: 0, hung: 0, dead: 0, stopped: 0 };
+function countStates(group: WorkerGroup): Record<InstanceState, number> {
+  const counts = Object.fromEntries(INSTANCE_STATES.map((s) => [s, 0])) as Record<
+    InstanceState,
+    number
+  >;
   for (const i of group.instances) counts[i.verdict.state]++;
   return counts;
 }

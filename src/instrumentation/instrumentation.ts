@@ -11,6 +11,8 @@
 //   Worker.handleFailed                        what the processor threw (from 5.53.3; before,
 //                                              callProcessJob's rejection: see bullmq-versions.ts)
 //   Worker.run, QueueEvents.run                BullMQ's loops run with tracing suppressed
+//   Worker.waitForJob / moveToActive / delay,  what the fetch loop awaits, for the hang rule
+//     Job.moveToCompleted / moveToFailed       (fetch-loop.ts)
 //   Worker/Queue/QueueEvents.emit              ...but the app's listeners run unsuppressed (listeners.ts)
 //   Job.asJSONSandbox, ChildProcessor.start    a sandboxed processor's spans join the process span
 //     and .waitForCurrentJobAndExit            (see sandbox.ts)
@@ -42,6 +44,7 @@ import {
   wrapProcessJob,
   wrapRun,
 } from './consumer.js';
+import { wrapDelay, wrapJobMove, wrapMoveToActive, wrapWaitForJob } from './fetch-loop.js';
 import { wrapFlowAdd, wrapFlowAddBulk } from './flows.js';
 import { wrapClose } from './flush-on-close.js';
 import { type Host, internalContext } from './host.js';
@@ -225,6 +228,12 @@ export class BullMQInstrumentation
       [worker, 'callProcessJob', wrapCallProcessJob(!hasFailedHook(worker))],
       [worker, 'handleFailed', wrapHandleFailed()],
       [worker, 'run', wrapRun(this)],
+      // The fetch loop's calls, for the hang rule (fetch-loop.ts).
+      [worker, 'waitForJob', wrapWaitForJob()],
+      [worker, 'moveToActive', wrapMoveToActive()],
+      [worker, 'delay', wrapDelay()],
+      [exports.Job?.prototype, 'moveToCompleted', wrapJobMove('moveToCompleted')],
+      [exports.Job?.prototype, 'moveToFailed', wrapJobMove('moveToFailed')],
       [worker, 'close', wrapClose()],
       [worker, 'emit', wrapEmit(this, jobTraceContextOf)],
       [exports.QueueEvents?.prototype, 'emit', wrapEmit(this, jobTraceContextOf)],

@@ -115,7 +115,7 @@ export class JobMetrics implements LifecycleObserver {
       description: 'Failed attempts after which BullMQ scheduled another attempt.',
       unit: '{retry}',
     });
-    this.failed = new CellCounter(meter, 'bullmq.job.failed', {
+    this.failed = new CellCounter(meter, 'bullmq.job.failures', {
       description:
         'Jobs that failed for good (attempts exhausted or unrecoverable) and moved to the failed set.',
       unit: '{job}',

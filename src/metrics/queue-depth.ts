@@ -1,28 +1,35 @@
-// bullmq.queue.jobs: how many jobs each queue holds, per state.
+// Queue depth: how many jobs each queue holds per state (bullmq.queue.jobs),
+// and how long the job next in line has been ready
+// (bullmq.queue.oldest_waiting_job.age: it grows while nothing consumes the
+// queue, which no duration histogram can show, since those record only when
+// a job is picked up).
 //
 // Which queues: every queue a Queue, Worker or FlowProducer in this process
 // uses (read through its backend: src/backends), plus JOBWATCH_QUEUES (under
 // JOBWATCH_QUEUE_PREFIX, read through JOBWATCH_REDIS_URL, else through a
 // BullMQ connection of this process). A queue stays watched after the objects
 // that used it close, read through another connection of this process to the
-// same store; only when none is left does its gauge keep its last values (the
-// SDK keeps cumulative series once seen).
+// same store; only when none is left does it keep its last values.
 //
-// Which processes: every process with queue depth on (JOBWATCH_QUEUE_DEPTH,
-// default true) reports the queues it knows, one series per (queue, state).
-// Processes reading the same Redis report the same numbers (within the cache
-// time), so dashboards and alerts take `max by (messaging_destination_name,
-// bullmq_job_state)`. Turn it off where it adds nothing (e.g. many API replicas).
+// Every series carries jobwatch.registry (the store and prefix or schema the
+// queue lives in), so equal queue names of two environments stay apart.
+// Processes reading the same store report the same numbers (within the cache
+// time), so dashboards and alerts take `max by (jobwatch_registry,
+// messaging_destination_name, bullmq_job_state)`. Turn it off where it adds
+// nothing (JOBWATCH_QUEUE_DEPTH=false, e.g. on many API replicas).
 //
-// Cost: one round trip per queue per collection (on Redis one script of 8 O(1)
-// commands, LLEN/ZCARD), shared by every reader and scrape within JOBWATCH_COLLECT_CACHE_MS,
-// and never more than one read per queue in flight. A collection waits at most
-// JOBWATCH_COLLECT_TIMEOUT_MS for Redis; past that it reports the last values
-// it has and counts one bullmq.queue.collection.errors per queue not read.
+// The series are produced fresh per collection (series-producer.ts), so the
+// SDK's cardinality limit (2,000 series per instrument) never cuts them: up to
+// MAX_WATCHED_QUEUES queues, 10 series each. When the app brought its own SDK,
+// they are observable gauges on its meter, under that SDK's limit.
 //
-// On BullMQ 6's PostgreSQL backend, a queue is read through an open backend of
-// this process with BullMQ's own getCounts() (the one get_counts query of
-// Queue.getJobCounts()): one query per queue per collection, same cache and bound.
+// Cost: one round trip per queue per collection (on Redis one script: 8 O(1)
+// counts and 3 O(1) reads for the oldest job; on PostgreSQL BullMQ's own
+// get_counts query and one index lookup), shared by every reader and scrape
+// within JOBWATCH_COLLECT_CACHE_MS, and never more than one read per queue in
+// flight. A collection waits at most JOBWATCH_COLLECT_TIMEOUT_MS; past that it
+// reports the last values it has and counts one bullmq.queue.collection.errors
+// per queue not read.
 //
 // The counts follow Queue.getJobCounts(): lists (wait, paused, active) by
 // length, sorted sets by cardinality. BullMQ 5 moves waiting jobs to `paused`
@@ -30,7 +37,7 @@
 // stays 0 and they count as waiting, as its getJobCounts() says.
 
 import { type Attributes, context, type Meter } from '@opentelemetry/api';
-import { QUEUE_STATES, type Registry } from '../backends/backend.js';
+import { QUEUE_STATES, type QueueRead, type Registry } from '../backends/backend.js';
 import type { Backends } from '../backends/router.js';
 import { isClosing } from '../bullmq-objects.js';
 import type { JobwatchConfig } from '../config.js';
@@ -41,19 +48,35 @@ import { core } from '../otel-sdk.js';
 import { withTimeout } from '../timeout.js';
 import { CellCounter, type CounterCell } from './counter-cells.js';
 import { boundedLabel } from './label-values.js';
+import { type GaugeFamily, observeFamilies, type SeriesProducer } from './series-producer.js';
 
 /** Beyond this many queues (e.g. one per tenant), new ones are not watched. */
 export const MAX_WATCHED_QUEUES = 1000;
 
-/** One queue (in one registry) and what is known of its counts. */
+const JOBS = {
+  name: 'bullmq.queue.jobs',
+  description:
+    'Jobs in the queue by state, as Queue.getJobCounts() counts them, read at most once per JOBWATCH_COLLECT_CACHE_MS.',
+  unit: '{job}',
+};
+
+const OLDEST = {
+  name: 'bullmq.queue.oldest_waiting_job.age',
+  description:
+    'How long the job next in line (waiting or prioritized) has been ready to run: since it was added, its delay ended, or its last attempt began; 0 when none waits. Grows while nothing consumes the queue.',
+  unit: 's',
+};
+
+/** One queue (in one registry) and what is known of it. */
 interface Watched {
   readonly name: string;
   readonly registry: Registry;
+  readonly attributes: Attributes;
   readonly stateAttributes: Attributes[];
   readonly errors: CounterCell;
   /** Live BullMQ objects of this process that use the queue. */
   readonly users: Set<QueueUserLike>;
-  counts: number[] | undefined;
+  last: QueueRead | undefined;
   /** The read in flight, shared by every collection until it settles. */
   reading: Promise<ReadOutcome> | undefined;
 }
@@ -61,20 +84,25 @@ interface Watched {
 /** `skipped`: nothing to read it with right now; not an error. */
 type ReadOutcome = 'read' | 'failed' | 'skipped';
 
+export interface QueueDepthSettings
+  extends Pick<JobwatchConfig, 'queues' | 'queuePrefix' | 'collectCacheMs' | 'collectTimeoutMs'> {}
+
 export class QueueDepth implements LifecycleObserver {
   private readonly watched = new Map<string, Watched>();
   private readonly errors: CellCounter;
   private refreshedAt = Number.NEGATIVE_INFINITY;
   private refreshing: Promise<void> | undefined;
 
-  /** `meter`: where the gauge goes (a no-op meter where only counts() is wanted). */
+  /**
+   * `meter`: where the counter (and, without `series`, the gauges) go; a no-op
+   * meter where only counts() is wanted. `series`: the preload's producer of
+   * fresh series, for the gauges.
+   */
   constructor(
     meter: Meter,
     private readonly backends: Backends,
-    private readonly config: Pick<
-      JobwatchConfig,
-      'queues' | 'queuePrefix' | 'collectCacheMs' | 'collectTimeoutMs'
-    >,
+    private readonly settings: QueueDepthSettings,
+    series?: SeriesProducer,
   ) {
     this.errors = new CellCounter(
       meter,
@@ -86,22 +114,12 @@ export class QueueDepth implements LifecycleObserver {
       },
       () => this.refresh(),
     );
-    meter
-      .createObservableGauge('bullmq.queue.jobs', {
-        description:
-          'Jobs in the queue by state, as Queue.getJobCounts() counts them, read at most once per JOBWATCH_COLLECT_CACHE_MS.',
-        unit: '{job}',
-      })
-      .addCallback(async (result) => {
-        await this.refresh();
-        for (const queue of this.watched.values()) {
-          const counts = queue.counts;
-          if (counts === undefined) continue;
-          for (let i = 0; i < counts.length; i++) {
-            result.observe(counts[i]!, queue.stateAttributes[i]!);
-          }
-        }
-      });
+    const families = async () => {
+      await this.refresh();
+      return this.families();
+    };
+    if (series) series.add(families);
+    else observeFamilies(meter, [JOBS, OLDEST], families);
   }
 
   queueUsed(user: QueueUserLike): void {
@@ -123,17 +141,36 @@ export class QueueDepth implements LifecycleObserver {
 
   /**
    * Jobs per queue and state, from the same cached, bounded read that serves
-   * the gauge (for /health/queues and the CLI); queues not read yet are left out.
+   * the gauges (for /health/queues and the CLI); queues not read yet are left
+   * out. A name used in two registries is keyed `name@registry`.
    */
   async counts(): Promise<QueueCounts> {
     await this.refresh();
+    const read = [...this.watched.values()].filter((q) => q.last !== undefined);
+    const names = new Map<string, number>();
+    for (const q of read) names.set(q.name, (names.get(q.name) ?? 0) + 1);
     const out: QueueCounts = {};
-    for (const queue of this.watched.values()) {
-      const counts = queue.counts;
-      if (counts === undefined) continue;
-      out[queue.name] = Object.fromEntries(QUEUE_STATES.map((state, i) => [state, counts[i]!]));
+    for (const queue of read) {
+      const key = names.get(queue.name)! > 1 ? `${queue.name}@${queue.registry.scope}` : queue.name;
+      out[key] = Object.fromEntries(
+        QUEUE_STATES.map((state, i) => [state, queue.last!.counts[i]!]),
+      );
     }
     return out;
+  }
+
+  private families(): GaugeFamily[] {
+    const jobs: GaugeFamily = { ...JOBS, points: [] };
+    const oldest: GaugeFamily = { ...OLDEST, points: [] };
+    for (const queue of this.watched.values()) {
+      const last = queue.last;
+      if (last === undefined) continue;
+      last.counts.forEach((value, i) => {
+        jobs.points.push({ value, attributes: queue.stateAttributes[i]! });
+      });
+      oldest.points.push({ value: last.oldestWaitingMs / 1000, attributes: queue.attributes });
+    }
+    return [jobs, oldest];
   }
 
   private watch(registry: Registry, name: string): Watched | undefined {
@@ -147,14 +184,18 @@ export class QueueDepth implements LifecycleObserver {
       );
       return undefined;
     }
-    const destination = { 'messaging.destination.name': boundedLabel(name) };
+    const attributes = {
+      'jobwatch.registry': boundedLabel(registry.scope),
+      'messaging.destination.name': boundedLabel(name),
+    };
     queue = {
       name,
       registry,
-      stateAttributes: QUEUE_STATES.map((state) => ({ ...destination, 'bullmq.job.state': state })),
-      errors: this.errors.cell(destination),
+      attributes,
+      stateAttributes: QUEUE_STATES.map((state) => ({ ...attributes, 'bullmq.job.state': state })),
+      errors: this.errors.cell(attributes),
       users: new Set(),
-      counts: undefined,
+      last: undefined,
       reading: undefined,
     };
     this.watched.set(key, queue);
@@ -163,8 +204,8 @@ export class QueueDepth implements LifecycleObserver {
 
   /** JOBWATCH_QUEUES, in the registry of JOBWATCH_REDIS_URL or of a connection the app opened. */
   private watchConfigured(): void {
-    if (this.config.queues.length === 0) return;
-    const registry = this.backends.queueRegistry(this.config.queuePrefix);
+    if (this.settings.queues.length === 0) return;
+    const registry = this.backends.queueRegistry(this.settings.queuePrefix);
     if (!registry) {
       warnRateLimited(
         'queue-depth:no-redis',
@@ -172,13 +213,13 @@ export class QueueDepth implements LifecycleObserver {
       );
       return;
     }
-    for (const name of this.config.queues) this.watch(registry, name);
+    for (const name of this.settings.queues) this.watch(registry, name);
   }
 
   /** One bounded refresh at a time, and none while the last one is fresh enough. */
   private refresh(): Promise<void> {
     if (this.refreshing) return this.refreshing;
-    if (Date.now() - this.refreshedAt < this.config.collectCacheMs) return Promise.resolve();
+    if (Date.now() - this.refreshedAt < this.settings.collectCacheMs) return Promise.resolve();
     this.refreshing = this.readAll().finally(() => {
       this.refreshedAt = Date.now();
       this.refreshing = undefined;
@@ -197,7 +238,7 @@ export class QueueDepth implements LifecycleObserver {
         outcomes[i] = outcome;
       });
     });
-    await withTimeout(Promise.all(reads), this.config.collectTimeoutMs, 'queue depth').catch(
+    await withTimeout(Promise.all(reads), this.settings.collectTimeoutMs, 'queue depth').catch(
       () => undefined, // what is still pending counts as failed below
     );
     for (let i = 0; i < queues.length; i++) {
@@ -209,15 +250,15 @@ export class QueueDepth implements LifecycleObserver {
     for (const user of queue.users) if (isClosing(user)) queue.users.delete(user);
     return context
       .with(core.suppressTracing(context.active()), () =>
-        queue.registry.countJobs(queue.name, queue.users),
+        queue.registry.readQueue(queue.name, queue.users),
       )
       .then(
-        (counts): ReadOutcome => {
-          if (counts === undefined) return 'skipped';
-          queue.counts = counts;
+        (read): ReadOutcome => {
+          if (read === undefined) return 'skipped';
+          queue.last = read;
           return 'read';
         },
-        (err): ReadOutcome => {
+        (err: unknown): ReadOutcome => {
           warnRateLimited(
             `queue-depth:${queue.registry.key}:${queue.name}`,
             `cannot read the depth of queue "${queue.name}": ${describeError(err)}`,

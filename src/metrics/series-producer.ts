@@ -5,7 +5,7 @@
 // The preload hands this producer to the metric readers it creates; when the
 // app brings its own SDK, health falls back to observable gauges.
 
-import { type Attributes, ValueType } from '@opentelemetry/api';
+import { type Attributes, type Meter, ValueType } from '@opentelemetry/api';
 import type { CollectionResult, MetricData, MetricProducer } from '@opentelemetry/sdk-metrics';
 import { core, sdkMetrics } from '../otel-sdk.js';
 import { VERSION } from '../version.js';
@@ -65,4 +65,32 @@ export class SeriesProducer implements MetricProducer {
       errors: [],
     };
   }
+}
+
+/**
+ * Where no producer serves (the app brought its own SDK): the same families
+ * as observable gauges on its meter, one per shape. These keep exporting a
+ * series once seen, and fall under that SDK's cardinality limit.
+ */
+export function observeFamilies(
+  meter: Meter,
+  shapes: Pick<GaugeFamily, 'name' | 'description' | 'unit'>[],
+  families: GaugeSource,
+): void {
+  const gauges = new Map(
+    shapes.map((f) => [
+      f.name,
+      meter.createObservableGauge(f.name, { description: f.description, unit: f.unit }),
+    ]),
+  );
+  meter.addBatchObservableCallback(
+    async (result) => {
+      for (const family of await families()) {
+        const gauge = gauges.get(family.name);
+        if (!gauge) continue;
+        for (const point of family.points) result.observe(gauge, point.value, point.attributes);
+      }
+    },
+    [...gauges.values()],
+  );
 }

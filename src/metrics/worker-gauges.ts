@@ -1,21 +1,27 @@
 // The worker gauges, from one registry snapshot per collection:
-//   worker.status, bullmq.worker.active_jobs, bullmq.worker.oldest_active_job.age
-//     per (worker name, queue): one series per worker name, whatever the number
-//     of instances, pids or hosts. Every process reports its own workers; the
-//     holder of the fleet-view lease reports every worker in the registry.
-//   bullmq.worker.instances per (name, queue, bullmq.worker.state): the fleet
-//     view only, so a dead replica among live ones shows as dead >= 1.
+//   worker.status, bullmq.worker.state, bullmq.worker.active_jobs,
+//     bullmq.worker.oldest_active_job.age per (registry, worker name, queue):
+//     one series per worker, whatever the number of instances, pids or hosts.
+//     Every process reports its own workers; the holder of the fleet-view
+//     lease reports every worker in the registry. jobwatch.registry (the
+//     registry's scope: store, server or database, prefix or schema) keeps two
+//     environments with the same queue names apart, with no configuration.
+//   bullmq.worker.state per (…, bullmq.worker.state): 1 for the worker's state
+//     (the best of its instances), 0 for the others; what tells a planned stop
+//     (stopped) from a crash (dead) or a hang (hung).
+//   bullmq.worker.instances per (…, bullmq.worker.state): the fleet view only,
+//     so a dead replica among live ones shows as dead >= 1.
 // The series are produced fresh at every collection (metrics/series-producer.ts):
 // a worker that leaves the view leaves /metrics at the next collection.
 // And two counters: bullmq.worker.heartbeat.errors{reason}, and
-// bullmq.worker.registry.dropped (stopped entries left out by the read cap).
+// bullmq.worker.registry.dropped{reason} (entries left out: past the read cap, or malformed).
 
 import type { Attributes, Meter } from '@opentelemetry/api';
 import type { StoreFailures } from '../health/failures.js';
 import type { RegistrySnapshot, RegistryView } from '../health/view/view.js';
 import { INSTANCE_STATES } from '../registry/entry.js';
 import { boundedLabel } from './label-values.js';
-import type { GaugeFamily, SeriesProducer } from './series-producer.js';
+import { type GaugeFamily, observeFamilies, type SeriesProducer } from './series-producer.js';
 
 /** `series`: the preload's producer of fresh series; absent when the app brought its own SDK. */
 export function registerWorkerGauges(
@@ -26,15 +32,26 @@ export function registerWorkerGauges(
 ): void {
   const families = async () => workerFamilies(await view.snapshot());
   if (series) series.add(families);
-  else observeFamilies(meter, families);
+  else {
+    const shapes = workerFamilies({ workers: [], fleet: false } as unknown as RegistrySnapshot);
+    observeFamilies(meter, shapes, families);
+  }
   registerCounters(meter, view, failures);
 }
 
 export function workerFamilies(snapshot: RegistrySnapshot): GaugeFamily[] {
   const status: GaugeFamily = {
     name: 'worker.status',
-    description: 'Worker health: 1 running (at least one live instance), 0 stopped, dead or hung',
+    description:
+      'Worker health: 1 running (at least one live instance, running or paused), 0 stopped, dead or hung',
     unit: '{status}',
+    points: [],
+  };
+  const state: GaugeFamily = {
+    name: 'bullmq.worker.state',
+    description:
+      "1 for the worker's state (the best of its instances: running, paused, hung, dead, stopped), 0 for the others",
+    unit: '{state}',
     points: [],
   };
   const oldest: GaugeFamily = {
@@ -52,48 +69,37 @@ export function workerFamilies(snapshot: RegistrySnapshot): GaugeFamily[] {
   const instances: GaugeFamily = {
     name: 'bullmq.worker.instances',
     description:
-      'Instances of the worker by state (running, hung, dead, stopped), from the registry; exported by the fleet view only',
+      'Instances of the worker by state (running, paused, hung, dead, stopped), from the registry; exported by the fleet view only',
     unit: '{instance}',
     points: [],
   };
   for (const group of snapshot.workers) {
-    const attributes: Attributes = { 'bullmq.worker.name': boundedLabel(group.name) };
+    const attributes: Attributes = {
+      'jobwatch.registry': boundedLabel(group.registry),
+      'bullmq.worker.name': boundedLabel(group.name),
+    };
     if (group.queue) attributes['messaging.destination.name'] = boundedLabel(group.queue);
     status.points.push({ value: group.alive ? 1 : 0, attributes });
+    for (const each of INSTANCE_STATES) {
+      state.points.push({
+        value: group.state === each ? 1 : 0,
+        attributes: { ...attributes, 'bullmq.worker.state': each },
+      });
+    }
     if (group.kind === 'worker') {
       oldest.points.push({ value: group.oldestActiveJobAgeMs / 1000, attributes });
       active.points.push({ value: group.activeJobs, attributes });
     }
     if (!snapshot.fleet) continue;
-    for (const state of INSTANCE_STATES) {
-      const count = group.instances.filter((i) => i.verdict.state === state).length;
+    for (const each of INSTANCE_STATES) {
+      const count = group.instances.filter((i) => i.verdict.state === each).length;
       instances.points.push({
         value: count,
-        attributes: { ...attributes, 'bullmq.worker.state': state },
+        attributes: { ...attributes, 'bullmq.worker.state': each },
       });
     }
   }
-  return [status, oldest, active, instances];
-}
-
-/** The fallback when the app brought its own SDK: observable gauges (they keep gone series). */
-function observeFamilies(meter: Meter, families: () => Promise<GaugeFamily[]>): void {
-  const shapes = workerFamilies({ workers: [], fleet: false } as unknown as RegistrySnapshot);
-  const gauges = new Map(
-    shapes.map((f) => [
-      f.name,
-      meter.createObservableGauge(f.name, { description: f.description, unit: f.unit }),
-    ]),
-  );
-  meter.addBatchObservableCallback(
-    async (result) => {
-      for (const family of await families()) {
-        const gauge = gauges.get(family.name)!;
-        for (const point of family.points) result.observe(gauge, point.value, point.attributes);
-      }
-    },
-    [...gauges.values()],
-  );
+  return [status, state, oldest, active, instances];
 }
 
 function registerCounters(meter: Meter, view: RegistryView, failures: StoreFailures): void {
@@ -109,8 +115,11 @@ function registerCounters(meter: Meter, view: RegistryView, failures: StoreFailu
   meter
     .createObservableCounter('bullmq.worker.registry.dropped', {
       description:
-        'Stopped registry entries left out of fleet reads because the registry held more than the read cap (oldest first)',
+        'Registry entries left out of fleet reads, by reason: cap (the oldest stopped ones, past the read cap), malformed (not a jobwatch entry: overwritten or truncated)',
       unit: '{entry}',
     })
-    .addCallback((result) => result.observe(view.dropped));
+    .addCallback((result) => {
+      result.observe(view.dropped.cap, { reason: 'cap' });
+      result.observe(view.dropped.malformed, { reason: 'malformed' });
+    });
 }

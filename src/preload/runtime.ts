@@ -34,7 +34,9 @@ export function startRuntime(parts: RuntimeParts, options: HealthOptions = {}): 
   instrumentation.addObserver(jobMetrics(meter, series, config));
   registerWorkerGauges(meter, series, health.view, health.writer.errors);
   // Queue depth serves the gauge and /health/queues; the gauge only when JOBWATCH_QUEUE_DEPTH is on.
-  const depth = new QueueDepth(config.queueDepth ? meter : createNoopMeter(), backends, config);
+  const depth = config.queueDepth
+    ? new QueueDepth(meter, backends, config, series)
+    : new QueueDepth(createNoopMeter(), backends, config);
   instrumentation.addObserver(depth);
   const endpoints = startHealthEndpoints(config, {
     health,

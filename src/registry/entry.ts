@@ -3,13 +3,27 @@
 // (id = the Worker's own UUID) or one watch()ed background loop (id = `task-`
 // + a UUID). Every time in an entry is the store's own clock, never a host's.
 
-/** What the writer says about itself: 'hung' = alive but not making progress. */
-export type WrittenStatus = 'running' | 'stopped' | 'hung';
+/**
+ * What the writer says about itself: 'paused' = alive, not taking jobs on
+ * purpose (worker.pause()); 'hung' = alive but not making progress.
+ */
+export type WrittenStatus = 'running' | 'paused' | 'stopped' | 'hung';
 /** What a reader concludes; 'dead' = its beats stopped (killed, crashed, or frozen). */
 export type InstanceState = WrittenStatus | 'dead';
 
-/** Every state, in the order reports and gauges list them. */
-export const INSTANCE_STATES: readonly InstanceState[] = ['running', 'hung', 'dead', 'stopped'];
+/**
+ * Every state, from the best to the worst for a worker as a whole: a worker is
+ * in the best state any of its instances is in (running if one runs).
+ */
+export const INSTANCE_STATES: readonly InstanceState[] = [
+  'running',
+  'paused',
+  'hung',
+  'dead',
+  'stopped',
+];
+
+const WRITTEN: ReadonlySet<string> = new Set(['paused', 'stopped', 'hung']);
 
 /** One registry entry, decoded. Times are the store's ms; ages and limits are ms. */
 export interface InstanceFields {
@@ -39,6 +53,13 @@ export interface InstanceFields {
   /** watch() only: ms since the loop's last beat() at `lastBeat`, and its expected interval. */
   sinceTaskBeatMs: number;
   taskIntervalMs: number;
+  /**
+   * Workers: how long BullMQ's fetch loop has been stuck at `lastBeat`, against
+   * what limit, and on what (0, 0, '' while it makes progress or cannot be stuck).
+   */
+  loopStuckMs: number;
+  loopLimitMs: number;
+  loopWhat: string;
   /** Longest event-loop block (late heartbeat timer) seen in this process, and when (store ms). */
   longestBlockMs: number;
   jobwatchVersion: string;
@@ -62,6 +83,8 @@ const NUMBERS = [
   'stuckJobMs',
   'sinceTaskBeatMs',
   'taskIntervalMs',
+  'loopStuckMs',
+  'loopLimitMs',
   'longestBlockMs',
 ] as const;
 
@@ -75,8 +98,7 @@ export function encodeFields(fields: WrittenFields): string[] {
 /** Decodes an entry's fields as a store keeps them (strings); undefined when it is not a complete entry. */
 export function decodeFields(hash: Record<string, string>): InstanceFields | undefined {
   if (!hash.id || !hash.name || !hash.lastBeat || !hash.intervalMs) return undefined;
-  const status: WrittenStatus =
-    hash.status === 'stopped' || hash.status === 'hung' ? hash.status : 'running';
+  const status = (WRITTEN.has(hash.status ?? '') ? hash.status : 'running') as WrittenStatus;
   const decoded = {
     id: hash.id,
     kind: hash.kind === 'task' ? 'task' : 'worker',
@@ -85,6 +107,7 @@ export function decodeFields(hash: Record<string, string>): InstanceFields | und
     host: hash.host ?? '',
     status,
     reason: hash.reason ?? '',
+    loopWhat: hash.loopWhat ?? '',
     jobwatchVersion: hash.jobwatchVersion ?? '',
     bullmqVersion: hash.bullmqVersion ?? '',
   } as InstanceFields;

@@ -26,7 +26,7 @@ export function effectiveRetentionMs(configuredMs: number, intervalMs: number): 
 
 export interface Verdict {
   state: InstanceState;
-  /** 1 for running; 0 for stopped, dead or hung. */
+  /** 1 for running and paused; 0 for stopped, dead or hung. */
   alive: boolean;
   reason: string;
   /** Store ms after which this verdict may change without a new write (Infinity = never). */
@@ -62,7 +62,7 @@ export function assess(entry: InstanceFields, now: number): Verdict {
     return { state: 'hung', alive: false, reason: entry.reason || 'hung', validUntil: deadAt };
   }
   return {
-    state: 'running',
+    state: entry.status === 'paused' ? 'paused' : 'running',
     alive: true,
     reason: entry.reason,
     validUntil: Math.min(deadAt, nextHungAt(entry)),
@@ -79,6 +79,12 @@ function hungReason(entry: InstanceFields, silentMs: number): string | undefined
     }
     return undefined;
   }
+  if (entry.loopLimitMs > 0) {
+    const stuck = entry.loopStuckMs + silentMs;
+    if (stuck > entry.loopLimitMs) {
+      return `wedged: ${entry.loopWhat} ${seconds(stuck)} (at most ${seconds(entry.loopLimitMs)} expected); jobs wait while it is`;
+    }
+  }
   if (entry.stuckJobMs > 0 && entry.oldestActiveMs > 0) {
     const age = entry.oldestActiveMs + silentMs;
     if (age > entry.stuckJobMs) {
@@ -94,8 +100,10 @@ function nextHungAt(entry: InstanceFields): number {
     const limit = MISSED_TASK_BEATS_FOR_HUNG * entry.taskIntervalMs;
     return limit > 0 ? entry.lastBeat + limit - entry.sinceTaskBeatMs : Infinity;
   }
+  const loop =
+    entry.loopLimitMs > 0 ? entry.lastBeat + entry.loopLimitMs - entry.loopStuckMs : Infinity;
   if (entry.stuckJobMs > 0 && entry.oldestActiveMs > 0) {
-    return entry.lastBeat + entry.stuckJobMs - entry.oldestActiveMs;
+    return Math.min(loop, entry.lastBeat + entry.stuckJobMs - entry.oldestActiveMs);
   }
-  return Infinity;
+  return loop;
 }

@@ -21,6 +21,8 @@ export interface RegistryRead {
   instances: InstanceFields[];
   /** Stopped entries left out because of MAX_INSTANCES_PER_REGISTRY (the oldest ones). */
   dropped: number;
+  /** Ids of entries that are no jobwatch entry (overwritten, truncated): skipped, never fatal to a read. */
+  malformed: string[];
 }
 
 /** Which fields a read returns: what verdicts and gauges need, or everything (CLI, reports). */

@@ -7,12 +7,15 @@
 //                       on Redis, SELECT 1 on PostgreSQL), else 503; jobwatch's own
 //                       problems (refused heartbeats, its JOBWATCH_REDIS_URL
 //                       connection) never make it 503
-//   GET /health/queues  the health report (src/health/report.ts): 200 healthy,
-//                       503 a store unreachable or a known worker dead/hung;
+//   GET /health/queues  the health report (src/health/report.ts): 200 healthy or
+//                       degraded, 503 unhealthy (a known worker dead or hung) or
+//                       unknown (a registry out of reach), with the reason;
 //                       Bearer JOBWATCH_HEALTH_TOKEN required when set (401)
 //
 // Requests are small and quick or refused: 8 KiB of headers, 5 s for headers,
-// 10 s per request, GET/HEAD only, no body read.
+// 10 s per request, GET/HEAD only, no body read; past 64 open connections the
+// oldest idle one makes room (connection-limit.ts), so a flood of idle or slow
+// connections never locks a liveness probe out.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -22,6 +25,7 @@ import { buildReport, type QueueCounts } from '../health/report.js';
 import { untraced } from '../http/untraced.js';
 import { describeError, guard, logError, logInfo, warnRateLimited } from '../log.js';
 import { withTimeout } from '../timeout.js';
+import { evictIdleBeyond } from './connection-limit.js';
 
 export const SERVER_LIMITS = {
   maxHeaderSize: 8192,
@@ -89,7 +93,7 @@ export function startHealthServer(config: JobwatchConfig, sources: HealthSources
   );
   server.headersTimeout = SERVER_LIMITS.headersTimeout;
   server.keepAliveTimeout = SERVER_LIMITS.keepAliveTimeout;
-  server.maxConnections = SERVER_LIMITS.maxConnections;
+  evictIdleBeyond(server, SERVER_LIMITS.maxConnections);
   const listening = new Promise<number | undefined>((resolve) => {
     server.once('error', (err) => {
       logError(
@@ -130,7 +134,10 @@ async function handle(
     case '/health/ready':
       return ready(res, config, sources);
     case '/health/queues': {
-      if (config.healthToken && !bearerMatches(req.headers.authorization, config.healthToken)) {
+      if (
+        config.healthToken !== undefined &&
+        !bearerMatches(req.headers.authorization, config.healthToken)
+      ) {
         res.setHeader('WWW-Authenticate', 'Bearer');
         return send(res, 401, { status: 'unauthorized' });
       }
@@ -141,7 +148,8 @@ async function handle(
         ),
       ]);
       const report = buildReport(snapshot, queues);
-      return send(res, report.status === 'healthy' ? 200 : 503, report);
+      const up = report.status === 'healthy' || report.status === 'degraded';
+      return send(res, up ? 200 : 503, report);
     }
     default:
       return send(res, 404, { status: 'not found' });
@@ -154,7 +162,8 @@ async function ready(res: ServerResponse, config: JobwatchConfig, sources: Healt
   send(res, ok ? 200 : 503, {
     status: ok ? 'ready' : 'unavailable',
     timestamp: new Date().toISOString(),
-    redis: { servers: connections, errors },
+    connections,
+    errors,
   });
 }
 

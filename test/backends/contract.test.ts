@@ -5,21 +5,40 @@
 // A new backend adds a store below and passes these.
 import { randomUUID } from 'node:crypto';
 import { createPostgresBackend, type JobType, Queue } from 'bullmq';
+import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_STATES, type Registry } from '../../src/backends/backend.js';
+import { REGISTRY_TABLE } from '../../src/backends/postgres/registry-store.js';
+import { beatsKey, instanceKey } from '../../src/backends/redis/keys.js';
 import { Backends } from '../../src/backends/router.js';
 import type { WrittenFields } from '../../src/registry/entry.js';
 import { isUnreachable } from '../../src/registry/failures.js';
 import { PAGE_SIZE, type RegistryStore } from '../../src/registry/store.js';
 import { BULLMQ_MAJOR } from '../helpers/bullmq-majors.js';
-import { PostgresDatabase } from '../helpers/postgres.js';
+import { BULLMQ_SCHEMA, PostgresDatabase } from '../helpers/postgres.js';
 import { RedisServer } from '../helpers/redis.js';
 import { RedisCluster } from '../helpers/redis-cluster.js';
 
 interface Store {
   /** A BullMQ Queue of this store (closed by close()). */
   queue(name: string): Queue;
+  /** Writes entries jobwatch never writes (a wrong type, an impossible value) into the registry: their ids. */
+  corrupt(): Promise<string[]>;
   close(): Promise<void>;
+}
+
+/** On Redis: an instance key that is no hash, and a live member scored +inf. */
+async function corruptRedis(client: Redis | Cluster, prefix: string): Promise<string[]> {
+  const [wrongType, infinite] = [`malformed-${randomUUID()}`, `malformed-${randomUUID()}`];
+  await client.zadd(beatsKey(prefix), Date.now(), wrongType);
+  await client.set(instanceKey(prefix, wrongType), 'not a hash');
+  await client.zadd(beatsKey(prefix), '+inf', infinite);
+  await client.hset(instanceKey(prefix, infinite), fieldsAsHash(infinite));
+  return [wrongType, infinite];
+}
+
+function fieldsAsHash(id: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(fields(id)).map(([k, v]) => [k, String(v)]));
 }
 
 const STORES: [string, () => Promise<Store>, boolean][] = [
@@ -27,9 +46,14 @@ const STORES: [string, () => Promise<Store>, boolean][] = [
     'Redis',
     async () => {
       const redis = await RedisServer.start();
+      const admin = redis.client();
       return storeOf(
         (name) => new Queue(name, { connection: redis.connection }),
-        () => redis.close(),
+        () => corruptRedis(admin, 'bull'),
+        async () => {
+          admin.disconnect();
+          await redis.close();
+        },
       );
     },
     true,
@@ -41,6 +65,7 @@ const STORES: [string, () => Promise<Store>, boolean][] = [
       const client = cluster.client();
       return storeOf(
         (name) => new Queue(name, { connection: client, prefix: '{bull}' }),
+        () => corruptRedis(client, '{bull}'),
         async () => {
           await client.quit();
           await cluster.close();
@@ -56,6 +81,16 @@ const STORES: [string, () => Promise<Store>, boolean][] = [
       return storeOf(
         (name) =>
           new Queue(name, { connection: db.connection }, createPostgresBackend) as unknown as Queue,
+        async () => {
+          // fields that are no JSON object, and an object without the beat interval
+          const [notObject, partial] = [`malformed-${randomUUID()}`, `malformed-${randomUUID()}`];
+          const insert = `INSERT INTO "${BULLMQ_SCHEMA}".${REGISTRY_TABLE}
+              (id, name, queue, status, fields, started_at, last_beat, dead_at, expires_at)
+            VALUES ($1, 'x', 'q', $2, $3::jsonb, now(), now(), now() + interval '1 minute', now() + interval '1 hour')`;
+          await db.query(insert, [notObject, 'running', '"a string"']);
+          await db.query(insert, [partial, 'running', '{"host": "h"}']);
+          return [notObject, partial];
+        },
         () => db.drop(),
       );
     },
@@ -63,9 +98,14 @@ const STORES: [string, () => Promise<Store>, boolean][] = [
   ],
 ];
 
-function storeOf(make: (name: string) => Queue, close: () => Promise<void>): Store {
+function storeOf(
+  make: (name: string) => Queue,
+  corrupt: () => Promise<string[]>,
+  close: () => Promise<void>,
+): Store {
   const queues: Queue[] = [];
   return {
+    corrupt,
     queue(name) {
       const queue = make(name);
       queue.on('error', () => undefined);
@@ -98,6 +138,9 @@ function fields(id: string, over: Partial<WrittenFields> = {}): WrittenFields {
     stuckJobMs: 0,
     sinceTaskBeatMs: 0,
     taskIntervalMs: 0,
+    loopStuckMs: 0,
+    loopLimitMs: 0,
+    loopWhat: '',
     longestBlockMs: 0,
     jobwatchVersion: '9.9.9',
     bullmqVersion: '6.7.6',
@@ -122,6 +165,7 @@ describe.each(STORES)('the backend contract on %s', (_label, start, runs) => {
       prefix: 'bull',
       postgresUrl: undefined,
       connectTimeoutMs: 2000,
+      stuckAfterMs: 15_000,
     });
     queue = store.queue(`contract-${randomUUID().slice(0, 8)}`);
     await queue.waitUntilReady();
@@ -200,6 +244,23 @@ describe.each(STORES)('the backend contract on %s', (_label, start, runs) => {
     },
   );
 
+  it.runIf(runs)(
+    'skips malformed entries, naming each, and still reads every good one',
+    async () => {
+      const s = storeOfRegistry();
+      const good = randomUUID();
+      await s.writeBeat(fields(good), RETENTION, false);
+      const bad = await store.corrupt();
+      for (const depth of ['verdicts', 'all'] as const) {
+        const read = await s.read(depth);
+        expect(read.instances.map((i) => i.id)).toContain(good);
+        expect(read.instances.map((i) => i.id)).not.toEqual(expect.arrayContaining([bad[0]]));
+        expect(read.instances.map((i) => i.id)).not.toEqual(expect.arrayContaining([bad[1]]));
+        expect([...read.malformed].sort(), depth).toEqual([...bad].sort());
+      }
+    },
+  );
+
   it.runIf(runs)('purges entries past their retention', async () => {
     const s = storeOfRegistry();
     const gone = randomUUID();
@@ -229,16 +290,27 @@ describe.each(STORES)('the backend contract on %s', (_label, start, runs) => {
     },
   );
 
-  it.runIf(runs)("counts a queue's jobs by state as Queue.getJobCounts() does", async () => {
-    await queue.add('now', {});
-    await queue.add('now', {});
-    await queue.add('later', {}, { delay: 60_000 });
-    await queue.add('urgent', {}, { priority: 1 });
-    const counts = await registry.countJobs(queue.name, [queue as never]);
-    const expected = await queue.getJobCounts(...(QUEUE_STATES as unknown as JobType[]));
-    expect(Object.fromEntries(QUEUE_STATES.map((s, i) => [s, counts?.[i]]))).toEqual(expected);
-    expect(expected.waiting + expected.prioritized).toBeGreaterThan(0);
-  });
+  it.runIf(runs)(
+    "counts a queue's jobs by state as Queue.getJobCounts() does, and ages the next in line",
+    async () => {
+      const empty = await registry.readQueue(queue.name, [queue as never]);
+      expect(empty?.oldestWaitingMs).toBe(0);
+      await queue.add('now', {});
+      await queue.add('now', {});
+      await queue.add('later', {}, { delay: 60_000 });
+      await queue.add('urgent', {}, { priority: 1 });
+      await new Promise((r) => setTimeout(r, 300));
+      const read = await registry.readQueue(queue.name, [queue as never]);
+      const expected = await queue.getJobCounts(...(QUEUE_STATES as unknown as JobType[]));
+      expect(Object.fromEntries(QUEUE_STATES.map((s, i) => [s, read?.counts[i]]))).toEqual(
+        expected,
+      );
+      expect(expected.waiting + expected.prioritized).toBe(3);
+      // The oldest ready job was added over 300 ms ago; the delayed one is not ready.
+      expect(read!.oldestWaitingMs).toBeGreaterThanOrEqual(250);
+      expect(read!.oldestWaitingMs).toBeLessThan(30_000);
+    },
+  );
 
   it.runIf(runs)('calls a store out of reach unreachable, not a refusal', () => {
     for (const message of [

@@ -15,12 +15,12 @@ const steps: [string, RegExp][] = [
   ],
   [
     'the metrics, with the worker up',
-    /worker_status\{bullmq_worker_name="orders",messaging_destination_name="orders"[^}]*\} 1/,
+    /worker_status\{jobwatch_registry="redis:\/\/127\.0\.0\.1:\d+\/0#bull",bullmq_worker_name="orders",messaging_destination_name="orders"[^}]*\} 1/,
   ],
   ['the SIGKILL', /demo: SIGKILL → worker \(pid \d+\)/],
   [
     'the page as Alertmanager delivered it',
-    /alert: \[page\] FIRING BackgroundWorkerDown \(critical\) \{bullmq_worker_name="orders", messaging_destination_name="orders"\}: BullMQ worker orders on queue orders is down\.\nalert: {5}runbook: \S+#backgroundworkerdown/,
+    /alert: \[page\] FIRING BackgroundWorkerDown \(critical\) \{bullmq_worker_name="orders", jobwatch_registry="redis:\/\/127\.0\.0\.1:\d+\/0#bull", messaging_destination_name="orders"\}: BullMQ worker orders on queue orders is down\.\nalert: {5}runbook: \S+#backgroundworkerdown/,
   ],
   ['the seconds from the kill', /demo: the page arrived (\d+\.\d) s after the SIGKILL/],
   ['the restart', /demo: worker restarted \(pid \d+\)/],

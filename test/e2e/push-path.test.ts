@@ -38,13 +38,25 @@ it('gives the same Prometheus names over OTLP push as on /metrics', async () => 
   const pulled = await waitFor(
     async () => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      return text.includes('messaging_process_duration_seconds_count') ? text : undefined;
+      // Queue depth and worker status are read asynchronously: wait for every family.
+      const all = [
+        'messaging_process_duration_seconds_count',
+        'messaging_client_consumed_messages_total{',
+        'bullmq_queue_jobs{',
+        'worker_status{',
+      ];
+      return all.every((name) => text.includes(name)) ? text : undefined;
     },
     { what: 'the job on /metrics' },
   );
   const pushed = await waitFor(
     () =>
-      setup.receiver.metrics.some((m) => m.name === 'messaging.process.duration')
+      [
+        'messaging.process.duration',
+        'messaging.client.consumed.messages',
+        'bullmq.queue.jobs',
+        'worker.status',
+      ].every((name) => setup.receiver.metrics.some((m) => m.name === name))
         ? setup.receiver.metrics
         : undefined,
     { what: 'the job over OTLP' },
@@ -66,7 +78,11 @@ it('gives the same Prometheus names over OTLP push as on /metrics', async () => 
   );
   const status = pushed.find((m) => m.name === 'worker.status')!;
   expect(status.points).toContainEqual({
-    attributes: { 'bullmq.worker.name': 'push', 'messaging.destination.name': 'push' },
+    attributes: {
+      'jobwatch.registry': `redis://127.0.0.1:${setup.redis.port}/0#bull`,
+      'bullmq.worker.name': 'push',
+      'messaging.destination.name': 'push',
+    },
     value: 1,
   });
 });

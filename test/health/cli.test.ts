@@ -57,20 +57,56 @@ describe('jobwatch check', () => {
     expect(checkJson(unhealthy.stdout).workers['cli-worker']).toMatchObject({ state: 'dead' });
   });
 
-  it('exits 1 for a worker the registry does not know', async () => {
+  it('exits 3 (unknown) for a worker the registry does not know, naming what it read', async () => {
     const r = await cli(['check', '--redis', redis.server.url, '--worker', 'nobody']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
+    const report = checkJson(r.stdout);
+    expect(report.status).toBe('unknown');
+    expect(report.reason).toContain(`redis://127.0.0.1:${redis.server.port}/0#bull`);
   });
 
-  it('exits 1 within its timeout when Redis accepts connections but never answers', async () => {
+  it('exits 3 (unknown) on a registry with nobody in it: the wrong db, prefix or server', async () => {
+    await workerProcess('cli-scope:cli-scope');
+    await waitFor(
+      async () =>
+        (await cli(['check', '--redis', redis.server.url, '--worker', 'cli-scope'])).code === 0,
+    );
+    for (const url of [`${redis.server.url}/5`, redis.server.url]) {
+      const args = ['check', '--redis', url];
+      if (url === redis.server.url) args.push('--prefix', 'other');
+      const r = await cli(args);
+      expect(r.code, url).toBe(3);
+      expect(checkJson(r.stdout)).toMatchObject({ status: 'unknown', workers: {} });
+      expect(checkJson(r.stdout).reason).toMatch(
+        /^no worker in redis:\/\/127\.0\.0\.1:\d+\/(5#bull|0#other)/,
+      );
+    }
+    // REDIS_URL (what the examples set) is read when JOBWATCH_REDIS_URL is not.
+    const byEnv = await cli(['check', '--worker', 'cli-scope'], { REDIS_URL: redis.server.url });
+    expect(byEnv.code).toBe(0);
+    const status = await cli(['status', '--prefix', 'other'], { REDIS_URL: redis.server.url });
+    expect(status.code).toBe(3);
+    expect(status.stdout).toMatch(/^jobwatch status: UNKNOWN \(no worker in /);
+    expect(status.stdout).toMatch(/^read Redis redis:\/\/127\.0\.0\.1:\d+\/0#other: 0 instances$/m);
+  });
+
+  it('exits 3 (unknown) within its timeout when Redis accepts connections but never answers', async () => {
     const sockets: import('node:net').Socket[] = [];
     const silent: Server = createServer((s) => sockets.push(s));
     const port = await freePort();
     await new Promise<void>((r) => silent.listen(port, '127.0.0.1', r));
     try {
-      const r = await cli(['check', '--redis', `redis://127.0.0.1:${port}`, '--timeout', '1500']);
-      expect(r.code).toBe(1);
-      expect(checkJson(r.stdout).status).toBe('unhealthy');
+      const r = await cli([
+        'check',
+        '--redis',
+        `redis://ops:hunter2@127.0.0.1:${port}`,
+        '--timeout',
+        '1500',
+      ]);
+      expect(r.stdout + r.stderr).not.toContain('hunter2');
+      expect(r.code).toBe(3);
+      expect(checkJson(r.stdout).status).toBe('unknown');
+      expect(checkJson(r.stdout).reason).toContain(`127.0.0.1:${port}`);
       expect(r.ms).toBeLessThan(10_000); // bounded (node start-up included)
     } finally {
       for (const s of sockets) s.destroy();
@@ -96,7 +132,10 @@ describe('jobwatch check', () => {
       JOBWATCH_HEALTH_TOKEN: 'tok',
     });
     expect(byEnv.code).toBe(0);
-    expect((await cli(['check', '--url', url, '--token', 'wrong'])).code).toBe(1);
+    // A refused token is no verdict.
+    const refused = await cli(['check', '--url', url, '--token', 'wrong']);
+    expect(refused.code).toBe(3);
+    expect(checkJson(refused.stdout).status).toBe('unknown');
   });
 });
 
@@ -145,7 +184,7 @@ describe('jobwatch status', () => {
 });
 
 describe('a partly dead fleet', () => {
-  it('check exits 0 (the worker still runs) and says which instances are dead; status shows each', async () => {
+  it('check exits 0, degraded (the worker still runs), and says which instances are dead; status shows each', async () => {
     const alive = await workerProcess('part-q:part');
     const doomed = await workerProcess('part-q:part');
     await waitFor(async () => {
@@ -160,11 +199,13 @@ describe('a partly dead fleet', () => {
     expect(partly.code).toBe(0);
     const report = checkJson(partly.stdout);
     expect(report).toMatchObject({
-      status: 'healthy',
-      workers: { part: { alive: true, status: 1 } },
+      status: 'degraded',
+      reason: '1 worker runs with dead or hung instances',
+      workers: { part: { alive: true, status: 1, state: 'running' } },
     });
     expect(report.workers.part.instanceStates).toEqual({
       running: 1,
+      paused: 0,
       hung: 0,
       dead: 1,
       stopped: 0,
@@ -172,7 +213,9 @@ describe('a partly dead fleet', () => {
     expect(report.workers.part.instances.find((i: any) => i.state === 'dead').pid).toBe(doomed.pid);
     const table = await cli(['status', '--redis', redis.server.url, '--worker', 'part']);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^jobwatch status: HEALTHY, 1 worker with dead or hung instances/);
+    expect(table.stdout).toMatch(
+      /^jobwatch status: DEGRADED \(1 worker runs with dead or hung instances\)/,
+    );
     // The dead instance's own status is 0 while the worker's stays 1.
     expect(table.stdout).toMatch(
       new RegExp(`^part\\s+part-q\\s+1\\s+0\\s+dead\\s+.*\\s${doomed.pid}\\b`, 'm'),

@@ -84,10 +84,19 @@ describe('health endpoints', () => {
     });
     expect(body).toMatchObject({
       status: 'healthy',
-      redis: { reachable: true },
       queues: { 'secret-queue-name': { delayed: 1 } },
-      workers: { 'secret-queue-name': { alive: true, status: 1, pid: process.pid } },
+      workers: {
+        'secret-queue-name': { alive: true, status: 1, state: 'running', pid: process.pid },
+      },
     });
+    // It names the registry it read, and that the read answered.
+    expect(body.stores).toEqual([
+      expect.objectContaining({
+        registry: expect.stringMatching(/^redis:\/\/127\.0\.0\.1:\d+\/0#bull$/),
+        ok: true,
+      }),
+    ]);
+    expect(body.workers['secret-queue-name'].registry).toBe(body.stores[0].registry);
     expect(Date.parse(body.timestamp)).not.toBeNaN();
     expect(body.workers['secret-queue-name'].lastSeen).toMatch(/^\d{4}-/);
   });
@@ -106,7 +115,7 @@ describe('health endpoints', () => {
     expect((await get('/health/live')).status).toBe(200);
     const ready = await get('/health/ready');
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: 'ready', redis: { errors: [] } });
+    expect(await ready.json()).toMatchObject({ status: 'ready', connections: 1, errors: [] });
     expect((await get('/metrics')).status).toBe(404);
     expect((await fetch(`${base}/health/live`, { method: 'POST', body: 'x' })).status).toBe(405);
   });
@@ -132,7 +141,15 @@ describe('health endpoints', () => {
       expect(down.status).toBe(503);
       const queues = await get('/health/queues', { authorization: `Bearer ${TOKEN}` });
       expect(queues.status).toBe(503);
-      expect(((await queues.json()) as any).redis.reachable).toBe(false);
+      // Every time, with the reason (not 200 one time and a bare 503 the next).
+      const report = (await queues.json()) as any;
+      expect(report.status).toBe('unknown');
+      expect(report.reason).toMatch(/redis:\/\/127\.0\.0\.1:\d+\/0#bull|out of reach/);
+      for (let i = 0; i < 5; i++) {
+        const again = await get('/health/queues', { authorization: `Bearer ${TOKEN}` });
+        expect(again.status).toBe(503);
+        expect(((await again.json()) as any).reason).toBeTruthy();
+      }
     } finally {
       await redis.resume();
     }

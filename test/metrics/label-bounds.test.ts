@@ -60,7 +60,7 @@ describe('label values', () => {
       find(e, 'messaging_client_consumed_messages_total').map((s) => s.labels.bullmq_job_name),
     );
     expect(jobNames.size).toBe(names.length + 1);
-    const failed = find(e, 'bullmq_job_failed_total');
+    const failed = find(e, 'bullmq_job_failures_total');
     expect(failed).toHaveLength(1);
     expect(failed[0]!.labels.error_type!.startsWith('Errorrror')).toBe(true);
     expect(find(e, 'bullmq_queue_jobs').length).toBeGreaterThan(0);

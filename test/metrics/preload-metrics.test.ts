@@ -79,6 +79,7 @@ const ALLOWED_LABELS = new Set([
   'bullmq_job_state',
   'bullmq_worker_state', // bullmq_worker_instances
   'reason', // bullmq_worker_heartbeat_errors_total: a fixed set of 8
+  'jobwatch_registry', // one per registry (store and prefix) the process reads
 ]);
 
 describe('/metrics of a preloaded BullMQ app', () => {
@@ -136,7 +137,7 @@ describe('/metrics of a preloaded BullMQ app', () => {
           'messaging_process_duration_seconds',
           'bullmq_job_wait_duration_seconds',
           'bullmq_job_retries_total',
-          'bullmq_job_failed_total',
+          'bullmq_job_failures_total',
           'bullmq_job_stalled_total',
           'bullmq_queue_jobs',
           'bullmq_queue_collection_errors_total',
@@ -148,7 +149,7 @@ describe('/metrics of a preloaded BullMQ app', () => {
       messaging_process_duration_seconds: 'histogram',
       bullmq_job_wait_duration_seconds: 'histogram',
       bullmq_job_retries_total: 'counter',
-      bullmq_job_failed_total: 'counter',
+      bullmq_job_failures_total: 'counter',
       bullmq_job_stalled_total: 'counter',
       bullmq_queue_jobs: 'gauge',
       bullmq_queue_collection_errors_total: 'counter',
@@ -199,7 +200,7 @@ describe('/metrics of a preloaded BullMQ app', () => {
         [failure('refund', 'PaymentDeclinedError'), 1],
       ]),
     );
-    expect(labelled(e, 'bullmq_job_failed_total')).toEqual(
+    expect(labelled(e, 'bullmq_job_failures_total')).toEqual(
       new Map([
         [failure('charge', 'UpstreamTimeoutError'), 0],
         [failure('refund', 'PaymentDeclinedError'), 1],

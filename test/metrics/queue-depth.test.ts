@@ -119,6 +119,35 @@ describe('bullmq.queue.jobs', () => {
     expect((whilePaused.paused ?? 0) + whilePaused.waiting).toBe(3);
   });
 
+  it('bullmq.queue.oldest_waiting_job.age: how long the job next in line has been ready, 0 while paused', async () => {
+    const pull = await endpoint({ JOBWATCH_COLLECT_CACHE_MS: '0' });
+    const name = `age-${randomUUID()}`;
+    const q = queue(name);
+    pull.depth.queueUsed(q as unknown as QueueUserLike);
+    const age = async () =>
+      value(await scrape(pull.url), 'bullmq_queue_oldest_waiting_job_age_seconds', {
+        messaging_destination_name: name,
+      });
+    await waitFor(async () => (await age()) === 0, { what: 'age 0: nothing waits' });
+    // A delayed job is not ready: no age until its delay ends.
+    await q.add('later', {}, { delay: 60_000 });
+    expect(await age()).toBe(0);
+    // A prioritized job is next in line as much as a plain one.
+    const added = Date.now();
+    await q.add('urgent', {}, { priority: 3 });
+    await new Promise((r) => setTimeout(r, 1200));
+    await q.add('plain', {});
+    const waited = (Date.now() - added) / 1000;
+    const seen = (await age())!;
+    expect(seen).toBeGreaterThanOrEqual(1.1);
+    expect(seen).toBeLessThanOrEqual(waited + 1);
+    // Paused by the operator: the jobs wait by choice, not for a worker.
+    await q.pause();
+    expect(await age()).toBe(0);
+    await q.resume();
+    expect(await age()).toBeGreaterThanOrEqual(1.1);
+  });
+
   it('is a gauge with one series per (queue, state) and only bounded labels', async () => {
     const pull = await endpoint({ JOBWATCH_COLLECT_CACHE_MS: '0' });
     const name = `labels-${randomUUID()}`;
@@ -130,8 +159,19 @@ describe('bullmq.queue.jobs', () => {
     expect(e.units.has('bullmq_queue_jobs')).toBe(false); // `{job}` is a count, not a unit
     const series = find(e, 'bullmq_queue_jobs', { messaging_destination_name: name });
     expect(series.map((s) => ownLabels(s))).toEqual(
-      QUEUE_STATES.map((state) => ({ messaging_destination_name: name, bullmq_job_state: state })),
+      QUEUE_STATES.map((state) => ({
+        messaging_destination_name: name,
+        bullmq_job_state: state,
+        jobwatch_registry: `redis://127.0.0.1:${redis.port}/0#bull`,
+      })),
     );
+    // The oldest waiting job's age, in seconds, from the same read.
+    const [age] = find(e, 'bullmq_queue_oldest_waiting_job_age_seconds', {
+      messaging_destination_name: name,
+    });
+    expect(e.types.get('bullmq_queue_oldest_waiting_job_age_seconds')).toBe('gauge');
+    expect(age?.value).toBeGreaterThanOrEqual(0);
+    expect(age?.value).toBeLessThan(60);
     expect(e.types.get('bullmq_queue_collection_errors_total')).toBe('counter');
     expect(await errorsOf(pull, name)).toBe(0);
   });

@@ -1,7 +1,15 @@
 // The shipped alert rules: promtool accepts them without a warning, their unit
 // tests pass, and every alert follows the conventions users and on-call rely on.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -36,6 +44,81 @@ const anchor = (heading: string) =>
     .replace(/[^\w\- ]/g, '')
     .replace(/ /g, '-');
 const runbookAnchors = new Set([...runbook.matchAll(/^#{1,6} (.+)$/gm)].map((m) => anchor(m[1]!)));
+
+describe('the rules generator (alerts/rules.mjs)', () => {
+  const generate = (...args: string[]) =>
+    spawnSync(process.execPath, [join(repoRoot, 'alerts/rules.mjs'), ...args], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    });
+
+  it('wrote the shipped file: --check finds no difference', () => {
+    const r = generate('--check');
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+
+  it('--check fails on a hand edit', () => {
+    const edited = join(tmp, 'edited.rules.yml');
+    writeFileSync(edited, readFileSync(shippedRules, 'utf8').replace('for: 1m', 'for: 2m'));
+    const r = generate('--check', edited);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/differs from the generator/);
+  });
+
+  it('--group-labels env: two environments with look-alike registries in one Prometheus stay apart', () => {
+    const dir = join(tmp, 'envs');
+    mkdirSync(dir);
+    const r = generate('--group-labels', 'env');
+    expect(r.status, r.stderr).toBe(0);
+    writeFileSync(join(dir, 'env.rules.yml'), r.stdout);
+    const check = spawnSync('promtool', ['check', 'rules', join(dir, 'env.rules.yml')], {
+      encoding: 'utf8',
+    });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    // prod's worker dies while staging's twin (same registry URL, same names) runs.
+    const series = (env: string, values: string) =>
+      `      - series: 'worker_status{env="${env}", jobwatch_registry="redis://redis:6379/0#bull", job="worker", instance="w:9464", bullmq_worker_name="mailer", messaging_destination_name="email"}'\n        values: '${values}'`;
+    writeFileSync(
+      join(dir, 'env.test.yml'),
+      [
+        'rule_files: [env.rules.yml]',
+        'evaluation_interval: 15s',
+        'tests:',
+        '  - interval: 15s',
+        '    input_series:',
+        series('prod', '1x3 0x20'),
+        series('staging', '1x23'),
+        '    alert_rule_test:',
+        '      - eval_time: 3m',
+        '        alertname: BackgroundWorkerDown',
+        '        exp_alerts:',
+        '          - exp_labels:',
+        '              env: prod',
+        '              jobwatch_registry: redis://redis:6379/0#bull',
+        '              severity: critical',
+        '              bullmq_worker_name: mailer',
+        '              messaging_destination_name: email',
+        '            exp_annotations:',
+        '              summary: BullMQ worker mailer on queue email is down (env prod).',
+        "              description: 'No live instance of worker mailer (queue email, registry redis://redis:6379/0#bull) for at least 1 minute: its instances crashed, were killed or hung, or its worker_status series disappeared.'",
+        '              runbook_url: https://github.com/jobwatch/jobwatch/blob/main/docs/runbook.md#backgroundworkerdown',
+        '',
+      ].join('\n'),
+    );
+    const t = spawnSync('promtool', ['test', 'rules', 'env.test.yml'], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    expect(t.status, t.stdout + t.stderr).toBe(0);
+    // Without the label, the shipped rules cannot tell them apart: the same test fails.
+    writeFileSync(join(dir, 'env.rules.yml'), readFileSync(shippedRules, 'utf8'));
+    const merged = spawnSync('promtool', ['test', 'rules', 'env.test.yml'], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
+    expect(merged.status).not.toBe(0);
+  });
+});
 
 describe('promtool', () => {
   it('check rules: valid, with no warnings', () => {
@@ -121,8 +204,19 @@ describe('alert conventions', () => {
       expect(a.expr, a.alert).not.toMatch(/by \([^)]*\b(job|instance)\b/);
     const down = alerts.find((a) => a.alert === 'BackgroundWorkerInstancesDown')!;
     expect(down.expr).toMatch(
-      /max by \(bullmq_worker_name, messaging_destination_name, bullmq_worker_state\)/,
+      /max by \(jobwatch_registry, bullmq_worker_name, messaging_destination_name, bullmq_worker_state\)/,
     );
+  });
+
+  it('keeps every registry apart: each aggregation of a worker or queue series is by jobwatch_registry', () => {
+    for (const r of rules) {
+      // The series jobwatch labels with the registry (job metrics have no registry).
+      const scoped =
+        /worker_status|bullmq_worker_(state|instances|active|oldest)|bullmq_queue_|:worker_(status|up|state)|queue:bullmq_queue/;
+      if (!scoped.test(r.expr)) continue;
+      for (const m of r.expr.matchAll(/\b(?:max|sum|min|group) by \(([^)]*)\)/g))
+        expect(m[1], r.alert ?? r.record).toMatch(/\bjobwatch_registry\b/);
+    }
   });
 
   it('keeps every threshold in one place: constants, each used and documented', () => {
@@ -134,11 +228,14 @@ describe('alert conventions', () => {
       expect(users.length, `${c.record} is used by no alert`).toBeGreaterThan(0);
       expect(runbook, `${c.record} is not in the runbook`).toContain(c.record!);
     }
-    // No alert compares against a number of its own, except 0 (down, not growing).
+    // No alert compares against a number of its own, except 0 (down, not growing) and
+    // `== 1` (a one-hot state is set).
     for (const a of alerts) {
-      const literals = [...a.expr.matchAll(/(?:[<>]=?|[=!]=)\s*(-?[\d.]+)/g)].map((m) => m[1]);
+      const literals = [...a.expr.matchAll(/([<>]=?|[=!]=)\s*(-?[\d.]+)/g)].filter(
+        ([, op, n]) => Number(n) !== 0 && !(op === '==' && n === '1'),
+      );
       expect(
-        literals.filter((n) => Number(n) !== 0),
+        literals.map((m) => m[0]),
         a.alert,
       ).toEqual([]);
     }

@@ -10,7 +10,12 @@ import { dashboard, grafanaAlerts } from './stack-files.js';
 
 // What Grafana substitutes, with every variable on "All".
 const substitute = (expr: string) =>
-  expr.replaceAll('$job', '.*').replaceAll('$queue', '.*').replaceAll('$__rate_interval', '10s');
+  expr
+    .replaceAll('$registry', '.*')
+    .replaceAll('$worker', '.*')
+    .replaceAll('$job', '.*')
+    .replaceAll('$queue', '.*')
+    .replaceAll('$__rate_interval', '10s');
 
 const panels = dashboard.panels as {
   title: string;
@@ -21,6 +26,8 @@ const queries = panels.flatMap((p) =>
     (t, i) => [`${p.title} #${i + 1}`, substitute(t.expr), t.instant === true] as const,
   ),
 );
+
+const ORDERS = { bullmq_worker_name: 'orders', messaging_destination_name: 'orders' };
 
 let stack: DemoStack;
 let traffic: NodeJS.Timeout;
@@ -79,7 +86,7 @@ describe('dashboard queries on a real Prometheus with a real worker', () => {
   it('shows the worker RUNNING and counts it as up', async () => {
     const status = panels.find((p) => p.title === 'Worker status')!.targets[0]!.expr;
     expect(await stack.prometheus.query(substitute(status))).toEqual([
-      { metric: { bullmq_worker_name: 'orders', messaging_destination_name: 'orders' }, value: 1 },
+      { metric: { ...ORDERS, jobwatch_registry: expect.stringMatching(/^redis:/) }, value: 1 },
     ]);
     const [up, down] = panels.find((p) => p.title === 'Workers up now')!.targets;
     expect((await stack.prometheus.query(substitute(up!.expr)))[0]!.value).toBe(1);
@@ -91,16 +98,22 @@ describe('dashboard queries on a real Prometheus with a real worker', () => {
       expect(await stack.prometheus.query(expr), expr).toHaveLength(1);
   });
 
-  it('fills the job, queue and trace-service variables', async () => {
+  it('fills the registry, worker, queue, job and trace-service variables', async () => {
     const vars = dashboard.templating.list.filter((v: any) => v.type === 'query');
     const values = new Map<string, string[]>();
     for (const v of vars) {
       const [, selector, label] = /^label_values\((.+),\s*(\w+)\)$/.exec(v.definition)!;
       values.set(
         v.name,
-        await stack.prometheus.api<string[]>(`label/${label}/values`, { 'match[]': selector! }),
+        await stack.prometheus.api<string[]>(`label/${label}/values`, {
+          'match[]': substitute(selector!),
+        }),
       );
     }
+    expect(values.get('registry')).toEqual([
+      expect.stringMatching(/^redis:\/\/127\.0\.0\.1:\d+\/0#bull$/),
+    ]);
+    expect(values.get('worker')).toContain('orders');
     expect(values.get('job')).toEqual(expect.arrayContaining(['demo-api', 'demo-worker']));
     expect(values.get('queue')).toContain('orders');
     expect(values.get('trace_service')).toContain('demo-worker');
@@ -110,7 +123,7 @@ describe('dashboard queries on a real Prometheus with a real worker', () => {
     const rule = grafanaAlerts.groups[0].rules[0];
     const query = rule.data.find((d: any) => d.datasourceUid === 'prometheus').model.expr;
     expect(await stack.prometheus.query(query)).toEqual([
-      { metric: { bullmq_worker_name: 'orders', messaging_destination_name: 'orders' }, value: 1 },
+      { metric: { ...ORDERS, jobwatch_registry: expect.stringMatching(/^redis:/) }, value: 1 },
     ]);
   });
 });

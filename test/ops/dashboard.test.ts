@@ -86,12 +86,36 @@ describe('grafana/dashboards/jobwatch.json', () => {
     ).toEqual(['0.5', '0.95', '0.99']);
   });
 
-  it('shows worker status as a state timeline, RUNNING green and STOPPED red', () => {
+  it('shows each worker’s state as a state timeline: the five states, what pages in red and orange', () => {
     const p = titled('Worker status');
     expect(p.type).toBe('state-timeline');
     const mapping = p.fieldConfig.defaults.mappings[0].options;
-    expect(mapping['1']).toMatchObject({ text: 'RUNNING', color: 'green' });
-    expect(mapping['0']).toMatchObject({ text: 'STOPPED', color: 'red' });
+    expect(mapping).toMatchObject({
+      '1': { text: 'RUNNING', color: 'green' },
+      '2': { text: 'PAUSED', color: 'blue' },
+      '3': { text: 'HUNG', color: 'orange' },
+      '4': { text: 'DEAD', color: 'red' },
+      '5': { text: 'STOPPED', color: 'text' },
+    });
+    // The codes come from bullmq_worker_state, one state each, in the order mapped.
+    const expr: string = p.targets[0].expr;
+    ['running', 'paused', 'hung', 'dead', 'stopped'].forEach((state, i) => {
+      expect(expr).toContain(`bullmq_worker_state="${state}"} == 1) * ${i + 1}`);
+    });
+  });
+
+  it('lets the reader pick a registry, a worker and a queue, and every worker or queue panel keeps them apart', () => {
+    const names = dashboard.templating.list.map((v: any) => v.name);
+    expect(names).toEqual(expect.arrayContaining(['registry', 'worker', 'queue']));
+    for (const p of dashboard.panels as any[]) {
+      for (const t of p.targets ?? []) {
+        const scoped = /worker_status|bullmq_worker_(state|instances|active|oldest)|bullmq_queue_/;
+        if (!scoped.test(t.expr) || t.expr.startsWith('jobwatch:threshold:')) continue;
+        expect(t.expr, p.title).toContain('jobwatch_registry=~"$registry"');
+        for (const m of (t.expr as string).matchAll(/\b(?:max|sum|count) by \(([^)]*)\)/g))
+          expect(m[1], p.title).toMatch(/jobwatch_registry/);
+      }
+    }
   });
 
   it('links the worker panels to traces in the provisioned trace datasource', () => {

@@ -90,15 +90,17 @@ describe('the stack end to end', () => {
     );
     console.log(`e2e: SIGKILL → page in ${notification.receivedAt - killedAt} ms`, settings);
     expect(notification.receiver).toBe('page');
+    const registry = alert.labels.jobwatch_registry;
+    expect(registry).toBe(`redis://127.0.0.1:${stack.redis.port}/0#bull`);
     expect(alert.labels).toEqual({
       alertname: 'BackgroundWorkerDown',
       severity: 'critical',
+      jobwatch_registry: registry,
       ...orders,
     });
     expect(alert.annotations).toEqual({
       summary: 'BullMQ worker orders on queue orders is down.',
-      description:
-        'No live instance of worker orders (queue orders) for at least 1 minute: every instance stopped, crashed or hung, or its worker_status series disappeared.',
+      description: `No live instance of worker orders (queue orders, registry ${registry}) for at least 1 minute: its instances crashed, were killed or hung, or its worker_status series disappeared.`,
       runbook_url: `${runbook}#backgroundworkerdown`,
     });
     // Not before the `for` window: the page is not a blip.
@@ -128,6 +130,7 @@ describe('the stack end to end', () => {
     expect(alert.labels).toEqual({
       alertname: 'BackgroundWorkerInstancesDown',
       severity: 'warning',
+      jobwatch_registry: `redis://127.0.0.1:${stack.redis.port}/0#bull`,
       ...orders,
     });
     expect(alert.annotations.description).toMatch(/^1 instances of worker orders \(queue orders\)/);
@@ -150,6 +153,7 @@ describe('the stack end to end', () => {
     expect(alert.labels).toEqual({
       alertname: 'BackgroundQueueBacklogTooDeep',
       severity: 'warning',
+      jobwatch_registry: `redis://127.0.0.1:${stack.redis.port}/0#bull`,
       messaging_destination_name: 'reports',
     });
     expect(alert.annotations).toEqual({

@@ -215,7 +215,7 @@ async function expectInstrumented(app: App, flags: string[], script: string): Pr
   );
   expect(metrics).toMatch(
     new RegExp(
-      `^worker_status\\{bullmq_worker_name="${queue}",messaging_destination_name="${queue}"[^}]*\\} 1$`,
+      `^worker_status\\{jobwatch_registry="redis://127\\.0\\.0\\.1:${redis.port}/0#bull",bullmq_worker_name="${queue}",messaging_destination_name="${queue}"[^}]*\\} 1$`,
       'm',
     ),
   );

@@ -52,9 +52,11 @@ describeOnPostgres('jobwatch CLI on PostgreSQL', () => {
       what: 'the worker found in bullmq',
     });
     const elsewhere = await check(`${setup.db.url}?schema=elsewhere`);
-    expect(elsewhere.code).toBe(1);
-    expect(JSON.stringify(JSON.parse(elsewhere.stdout))).toContain(
-      'no worker in the registry matches the selection',
+    // An empty schema is no verdict: unknown (3), naming the database and schema it read.
+    expect(elsewhere.code).toBe(3);
+    expect(JSON.parse(elsewhere.stdout)).toMatchObject({ status: 'unknown' });
+    expect(JSON.parse(elsewhere.stdout).reason).toMatch(
+      /^no worker in postgresql:\/\/127\.0\.0\.1:\d+\/\w+#elsewhere/,
     );
   });
 

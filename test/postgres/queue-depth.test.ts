@@ -2,7 +2,7 @@
 // /metrics: the same bullmq_queue_jobs series by state as on Redis.
 import { expect, it } from 'vitest';
 import { waitFor } from '../helpers/ports.js';
-import { describeOnPostgres } from '../helpers/postgres.js';
+import { BULLMQ_SCHEMA, describeOnPostgres } from '../helpers/postgres.js';
 import { processed } from '../helpers/preloaded.js';
 import { find, scrape } from '../metrics/scrape.js';
 import { usePostgresApps } from './setup.js';
@@ -45,6 +45,19 @@ describeOnPostgres('queue depth on PostgreSQL', () => {
       completed: 0,
       failed: 0,
     });
+    // Nobody consumes yet: the job next in line ages, in seconds (0 while the queue is paused).
+    const age = async () =>
+      find(await scrape(app.metricsUrl), 'bullmq_queue_oldest_waiting_job_age_seconds', {
+        messaging_destination_name: 'depth',
+      })[0]?.value;
+    await waitFor(async () => ((await age()) ?? 0) >= 1, { what: 'the oldest job aged 1 s' });
+    const meta = `"${BULLMQ_SCHEMA}".meta`;
+    await setup.db.query(
+      `INSERT INTO ${meta} (queue, field, value) VALUES ('depth', 'paused', '1')`,
+    );
+    await waitFor(async () => (await age()) === 0, { what: 'no age while paused' });
+    await setup.db.query(`DELETE FROM ${meta} WHERE queue = 'depth' AND field = 'paused'`);
+    await waitFor(async () => ((await age()) ?? 0) >= 1, { what: 'the age back after resume' });
 
     const worker = await setup.app({ ROLE: 'worker', QUEUE: 'depth' });
     await waitFor(() => processed(worker).length === 7, { what: 'the jobs processed' });
@@ -55,6 +68,7 @@ describeOnPostgres('queue depth on PostgreSQL', () => {
       },
       { what: 'the drained queue on /metrics' },
     );
+    expect(await age()).toBe(0);
     expect(app.stderr).not.toMatch(/queue depth|cannot read/);
   });
 });

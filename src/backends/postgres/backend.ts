@@ -11,12 +11,20 @@ import { logInfo } from '../../log.js';
 import type { FailureReading } from '../../registry/failures.js';
 import type { RegistryStore } from '../../registry/store.js';
 import { withTimeout } from '../../timeout.js';
-import { type Backend, QUEUE_STATES, type Registry, type StoreHandle } from '../backend.js';
+import { withoutCredentials } from '../../url.js';
+import {
+  type Backend,
+  QUEUE_STATES,
+  type QueueRead,
+  type Registry,
+  type StoreHandle,
+} from '../backend.js';
 import { readPostgresFailure } from './errors.js';
 import {
   BorrowedPool,
   DEFAULT_SCHEMA,
   databaseIdentity,
+  databaseScope,
   isOpen,
   openBackendAmong,
   openPostgres,
@@ -33,9 +41,10 @@ class PostgresRegistry implements Registry {
 
   constructor(
     readonly label: string,
+    readonly scope: string,
     store: PostgresRegistryStore,
   ) {
-    this.key = `postgres ${label}`;
+    this.key = `postgres ${scope}`;
     this.store = this.guarded(store);
   }
 
@@ -47,8 +56,14 @@ class PostgresRegistry implements Registry {
     return readPostgresFailure(err);
   }
 
-  async countJobs(_queue: string, users: Iterable<QueueUserLike>): Promise<number[] | undefined> {
-    return openBackendAmong(users)?.getCounts([...QUEUE_STATES]);
+  async readQueue(queue: string, users: Iterable<QueueUserLike>): Promise<QueueRead | undefined> {
+    const backend = openBackendAmong(users);
+    if (!backend) return undefined;
+    const [counts, oldest] = await Promise.all([
+      backend.getCounts([...QUEUE_STATES]),
+      backend.connection.pool.query(oldestWaitingSql(backend.schema), [queue]),
+    ]);
+    return { counts, oldestWaitingMs: Math.max(0, Number(oldest.rows[0]?.age ?? 0)) };
   }
 
   /** The store, noting (and saying once) when it turns out unable to work here at all. */
@@ -72,6 +87,21 @@ class PostgresRegistry implements Registry {
       read: noting(store.read.bind(store)),
     };
   }
+}
+
+/**
+ * How long the job next in line (by BullMQ's own order: priority, then
+ * sequence; an index range) has been ready: since it was added or its delay
+ * ended, or since its last attempt began; 0 when none waits or the queue is
+ * paused (its jobs then wait by the operator's choice).
+ */
+function oldestWaitingSql(schema: string): string {
+  return `SELECT coalesce((extract(epoch from clock_timestamp()) * 1000)::bigint
+      - greatest(coalesce(process_at_ms, added_at_ms), coalesce(processed_at_ms, 0)), 0) AS age
+    FROM "${schema}".job WHERE queue = $1 AND state = 'waiting'
+      AND NOT EXISTS (SELECT 1 FROM "${schema}".meta
+        WHERE queue = $1 AND field = 'paused' AND value = '1')
+    ORDER BY priority, seq LIMIT 1`;
 }
 
 export interface PostgresSettings {
@@ -115,6 +145,7 @@ export class PostgresBackend implements Backend {
     const pool = new BorrowedPool(backend);
     const registry = new PostgresRegistry(
       `PostgreSQL ${identity}`,
+      databaseScope(backend.connection.pool.options ?? {}, backend.schema),
       new PostgresRegistryStore(pool, backend.schema),
     );
     this.known.set(identity, { pool, registry });
@@ -177,10 +208,10 @@ function ownRegistry(
   const schema = parsed.searchParams.get('schema') ?? DEFAULT_SCHEMA;
   parsed.searchParams.delete('schema');
   const pool = openPostgres(parsed.toString(), connectTimeoutMs);
-  parsed.username = '';
-  parsed.password = '';
+  const scope = databaseScope({ connectionString: parsed.toString() }, schema);
   const registry = new PostgresRegistry(
-    `PostgreSQL ${parsed.toString()} ${schema}`,
+    `PostgreSQL ${withoutCredentials(parsed.toString())} ${schema}`,
+    scope,
     new PostgresRegistryStore(pool, schema),
   );
   return { pool, registry };

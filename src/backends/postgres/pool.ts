@@ -50,6 +50,27 @@ export function databaseIdentity(backend: PostgresBackendLike): string {
   return `${where} ${backend.schema}`;
 }
 
+/**
+ * `postgresql://host:port/database#schema`, however the connection was given
+ * (a connection string or options): the registry's scope, the same for every
+ * process that reaches this database, never with credentials.
+ */
+export function databaseScope(options: Record<string, unknown>, schema: string): string {
+  let { host, port, database } = options as { host?: string; port?: number; database?: string };
+  if (typeof options.connectionString === 'string') {
+    try {
+      const url = new URL(options.connectionString);
+      host = url.hostname || host;
+      port = Number(url.port) || port;
+      database = decodeURIComponent(url.pathname.slice(1)) || database;
+    } catch {
+      // not a URL (a libpq key=value string): the options' own fields, or the defaults
+    }
+  }
+  const where = host === undefined || host === 'localhost' ? '127.0.0.1' : host;
+  return `postgresql://${where}:${port ?? 5432}/${database ?? ''}#${schema}`;
+}
+
 /** False once BullMQ closed the object's connection (queries then never settle). */
 export function isOpen(backend: PostgresBackendLike): boolean {
   const pool = backend.connection.pool;

@@ -150,8 +150,13 @@ export class PostgresRegistryStore implements RegistryStore {
       `WITH gone AS (DELETE FROM ${this.table} WHERE expires_at < clock_timestamp() RETURNING 1)
        SELECT ${NOW_MS} AS now FROM (SELECT count(*) FROM gone) AS purged`,
     );
-    const live = await this.readIndex('live', MAX_INSTANCES_PER_REGISTRY);
-    const stopped = await this.readIndex('stopped', MAX_INSTANCES_PER_REGISTRY - live.length);
+    const malformed: string[] = [];
+    const live = await this.readIndex('live', MAX_INSTANCES_PER_REGISTRY, malformed);
+    const stopped = await this.readIndex(
+      'stopped',
+      MAX_INSTANCES_PER_REGISTRY - live.length,
+      malformed,
+    );
     // An instance that beats during the read moves on in the dead_at order and may come twice.
     const instances = [...new Map([...live, ...stopped].map((e) => [e.id, e])).values()];
     let dropped = 0;
@@ -161,11 +166,15 @@ export class PostgresRegistryStore implements RegistryStore {
       );
       dropped = Math.max(0, Number(count.rows[0]!.n) - stopped.length);
     }
-    return { now: Number(rows[0]!.now), instances, dropped };
+    return { now: Number(rows[0]!.now), instances, dropped, malformed };
   }
 
   /** Keyset pages of one partial index: live rows by dead_at, stopped rows newest first. */
-  private async readIndex(which: 'live' | 'stopped', limit: number): Promise<InstanceFields[]> {
+  private async readIndex(
+    which: 'live' | 'stopped',
+    limit: number,
+    malformed: string[],
+  ): Promise<InstanceFields[]> {
     const [where, key, order, cmp] =
       which === 'live'
         ? ["status <> 'stopped'", 'dead_at', 'ASC', '>']
@@ -180,7 +189,7 @@ export class PostgresRegistryStore implements RegistryStore {
           ORDER BY ${key} ${order}, id ${order} LIMIT ${count}`,
         after ?? [],
       );
-      out.push(...decodeRows(rows));
+      out.push(...decodeRows(rows, malformed));
       if (rows.length < count) break;
       const last = rows.at(-1)!;
       after = [last.sort_key, String(last.id)];
@@ -231,11 +240,17 @@ export class PostgresRegistryStore implements RegistryStore {
   }
 }
 
-function decodeRows(rows: Record<string, unknown>[]): InstanceFields[] {
+/** The rows that are jobwatch entries; the ids of those that are not go to `malformed`. */
+function decodeRows(rows: Record<string, unknown>[], malformed: string[]): InstanceFields[] {
   const out: InstanceFields[] = [];
   for (const row of rows) {
+    const fields = row.fields;
+    if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) {
+      malformed.push(String(row.id));
+      continue;
+    }
     const hash: Record<string, string> = {};
-    for (const [k, v] of Object.entries(row.fields as Record<string, unknown>)) hash[k] = String(v);
+    for (const [k, v] of Object.entries(fields)) hash[k] = String(v);
     Object.assign(hash, {
       id: String(row.id),
       name: String(row.name),
@@ -247,6 +262,7 @@ function decodeRows(rows: Record<string, unknown>[]): InstanceFields[] {
     });
     const entry = decodeFields(hash);
     if (entry) out.push(entry);
+    else malformed.push(String(row.id));
   }
   return out;
 }

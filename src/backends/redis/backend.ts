@@ -8,14 +8,16 @@ import { backendOf } from '../../bullmq-objects.js';
 import { DEFAULT_CONFIG } from '../../config.js';
 import type { QueueUserLike } from '../../lifecycle.js';
 import type { FailureReading } from '../../registry/failures.js';
+import type { RegistryStore } from '../../registry/store.js';
 import { withTimeout } from '../../timeout.js';
-import type { Backend, Registry, StoreHandle } from '../backend.js';
+import type { Backend, QueueRead, Registry, StoreHandle } from '../backend.js';
 import { isUsable, type RedisScriptClient, runScript, serverIdentity } from './client.js';
 import { readRedisFailure } from './errors.js';
 import { queueKeys } from './keys.js';
 import { OwnedConnection, type RedisTarget } from './owned.js';
 import { redisStore } from './registry-store.js';
-import { PING, QUEUE_COUNTS } from './scripts.js';
+import { PING, QUEUE_DEPTH } from './scripts.js';
+import { Server } from './server.js';
 
 export interface RedisSettings {
   /** jobwatch's own connection, and the prefix of the registry and queues it reads there. */
@@ -24,35 +26,18 @@ export interface RedisSettings {
   connectTimeoutMs: number;
   /** The CLI: its connection keeps the process alive like any client's. */
   holdsProcess: boolean;
+  /** A client whose jobwatch call goes unanswered this long is routed around (server.ts). */
+  stuckAfterMs: number;
 }
 
 interface Pingable {
   ping?(): Promise<unknown>;
 }
 
-/** One Redis server (host:port/db, or a cluster's seeds) and the open clients that reach it. */
-class Server {
-  clients: RedisScriptClient[] = [];
-  /** The last client seen, kept even when closed: a closing worker's final write copies it. */
-  last: RedisScriptClient | undefined;
-
-  constructor(readonly identity: string) {}
-
-  add(client: RedisScriptClient): void {
-    // Apps that open a Queue per request must not make this list grow.
-    this.clients = this.clients.filter((c) => c !== client && isUsable(c));
-    this.clients.push(client);
-    this.last = client;
-  }
-
-  usable(): RedisScriptClient | undefined {
-    return this.clients.find(isUsable);
-  }
-}
-
 class RedisRegistry implements Registry {
   readonly key: string;
   readonly storeName = 'Redis';
+  readonly scope: string;
   readonly unavailable = undefined;
 
   constructor(
@@ -61,6 +46,7 @@ class RedisRegistry implements Registry {
     private readonly timeoutMs: number,
   ) {
     this.key = `redis ${server.identity} ${prefix}`;
+    this.scope = redisScope(server.identity, prefix);
   }
 
   get label(): string {
@@ -68,8 +54,8 @@ class RedisRegistry implements Registry {
   }
 
   handle(lastResort = false): StoreHandle | undefined {
-    const client = this.server.usable();
-    if (client) return { store: redisStore(client, this.prefix) };
+    const client = this.server.client();
+    if (client) return { store: this.tracked(client) };
     if (lastResort) return this.shortLived();
     return undefined;
   }
@@ -78,15 +64,28 @@ class RedisRegistry implements Registry {
     return readRedisFailure(err, this.prefix);
   }
 
-  async countJobs(queue: string): Promise<number[] | undefined> {
-    const client = this.server.usable();
+  async readQueue(queue: string): Promise<QueueRead | undefined> {
+    const client = this.server.client();
     if (!client) return undefined;
-    const counts = (await runScript(
-      client,
-      QUEUE_COUNTS,
-      queueKeys(this.prefix, queue),
+    const args = [...queueKeys(this.prefix, queue), `${this.prefix}:${queue}:`];
+    const reply = (await this.server.call(client, () =>
+      runScript(client, QUEUE_DEPTH, args),
     )) as unknown[];
-    return counts.map(Number);
+    const numbers = reply.map(Number);
+    return { counts: numbers.slice(0, 8), oldestWaitingMs: Math.max(0, numbers[8] ?? 0) };
+  }
+
+  /** The store on `client`, each call watched for an answer (server.ts). */
+  private tracked(client: RedisScriptClient): RegistryStore {
+    const store = redisStore(client, this.prefix);
+    const call = <T>(work: () => Promise<T>): Promise<T> => this.server.call(client, work);
+    return {
+      writeBeat: (fields, retentionMs, stopped) =>
+        call(() => store.writeBeat(fields, retentionMs, stopped)),
+      lease: (holder, ttlMs, takeOver) => call(() => store.lease(holder, ttlMs, takeOver)),
+      releaseLease: (holder) => call(() => store.releaseLease(holder)),
+      read: (depth) => call(() => store.read(depth)),
+    };
   }
 
   /** A copy of the server's last client, closed right after one call (or after the timeout). */
@@ -152,7 +151,7 @@ export class RedisBackend implements Backend {
 
   registries(): Registry[] {
     this.ownClient();
-    return [...this.known.values()].filter((r) => r.server.usable() !== undefined);
+    return [...this.known.values()].filter((r) => r.server.reachable);
   }
 
   own(): Registry | undefined {
@@ -162,15 +161,15 @@ export class RedisBackend implements Backend {
   }
 
   near(prefix: string): Registry | undefined {
-    const server = [...this.servers.values()].find((s) => s.usable());
+    const server = [...this.servers.values()].find((s) => s.reachable);
     return server && this.registry(server, prefix);
   }
 
   async readiness(timeoutMs: number): Promise<{ connections: number; errors: string[] }> {
     const byServer = new Map<string, RedisScriptClient>();
-    for (const server of this.servers.values()) {
-      const client = server.clients.find((c) => this.bullmqClients.has(c) && isUsable(c));
-      if (client) byServer.set(server.identity, client);
+    for (const client of this.bullmqClients) {
+      const identity = serverIdentity(client) ?? 'Redis';
+      if (isUsable(client) && !byServer.has(identity)) byServer.set(identity, client);
     }
     const errors: string[] = [];
     await Promise.all(
@@ -185,6 +184,7 @@ export class RedisBackend implements Backend {
 
   async close(): Promise<void> {
     this.ownedClient = undefined;
+    for (const server of this.servers.values()) server.close();
     await this.owned?.close();
   }
 
@@ -198,7 +198,7 @@ export class RedisBackend implements Backend {
     const identity = serverIdentity(client) ?? `client:${this.servers.size}`;
     let server = this.servers.get(identity);
     if (!server) {
-      server = new Server(identity);
+      server = new Server(identity, this.settings.stuckAfterMs, this.settings.holdsProcess);
       this.servers.set(identity, server);
     }
     server.add(client);
@@ -233,7 +233,9 @@ export class RedisBackend implements Backend {
     this.bullmqClients.add(client);
     const ended = () => {
       for (const c of this.bullmqClients) if (!isUsable(c)) this.bullmqClients.delete(c);
-      if (this.bullmqClients.size === 0 && this.ownedClient) {
+      if (this.bullmqClients.size > 0) return;
+      for (const server of this.servers.values()) server.close();
+      if (this.ownedClient) {
         this.ownedClient = undefined;
         this.idle = true;
         void this.owned?.close();
@@ -244,6 +246,13 @@ export class RedisBackend implements Backend {
     client.on?.('end', ended);
     client.on?.('close', ended);
   }
+}
+
+/** `redis://host:port/db#prefix` (a cluster: `redis-cluster://seeds#prefix`). */
+function redisScope(identity: string, prefix: string): string {
+  if (identity.startsWith('cluster:')) return `redis-cluster://${identity.slice(8)}#${prefix}`;
+  // `client:N`: a client that names no server (Bun's), scoped as one server of its own.
+  return `redis://${identity}#${prefix}`;
 }
 
 /** PING through the client's own method, or a script on BullMQ 6's adapters that have none. */

@@ -12,6 +12,7 @@
 
 import { createRequire } from 'node:module';
 import { describeError, warnRateLimited } from '../../log.js';
+import { withoutCredentials } from '../../url.js';
 import type { RedisScriptClient } from './client.js';
 
 export interface OwnedRedis extends RedisScriptClient {
@@ -43,18 +44,7 @@ export function parseTarget(spec: string, label: string): RedisTarget {
 
 /** The URL of a target without its credentials, for reports and log lines. */
 export function describeTarget(target: RedisTarget): string {
-  return target.urls
-    .map((url) => {
-      try {
-        const parsed = new URL(url);
-        parsed.username = '';
-        parsed.password = '';
-        return parsed.toString().replace(/\/$/, '');
-      } catch {
-        return url;
-      }
-    })
-    .join(',');
+  return target.urls.map(withoutCredentials).join(',');
 }
 
 export class OwnedConnection {

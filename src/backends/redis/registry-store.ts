@@ -43,6 +43,9 @@ const VERDICT_FIELDS = [
   'oldestActiveMs',
   'sinceTaskBeatMs',
   'taskIntervalMs',
+  'loopStuckMs',
+  'loopLimitMs',
+  'loopWhat',
   'stoppedAt',
 ];
 
@@ -98,6 +101,7 @@ async function readAll(
     dropped:
       (await unread(client, beatsKey(prefix), live)) +
       (await unread(client, stoppedKey(prefix), stopped)),
+    malformed: [...live.malformed, ...stopped.malformed],
   };
 }
 
@@ -110,6 +114,7 @@ async function unread(client: RedisScriptClient, key: string, read: IndexRead): 
 interface IndexRead {
   now: number;
   instances: InstanceFields[];
+  malformed: string[];
   /** The read stopped at its limit (there may be more). */
   full: boolean;
 }
@@ -117,7 +122,8 @@ interface IndexRead {
 /**
  * Pages through one index by score. An instance that beats during the read
  * moves to the end and may come twice (kept once); none is skipped, because
- * scores only grow and ties are paged past by count.
+ * scores only grow and ties are paged past by count. Pages go on from the
+ * score as Redis wrote it (`inf` too), whatever a malformed member holds.
  */
 async function readIndex(
   client: RedisScriptClient,
@@ -128,30 +134,41 @@ async function readIndex(
   limit: number,
 ): Promise<IndexRead> {
   const byId = new Map<string, InstanceFields>();
+  const malformed = new Set<string>();
   let from = order === 'asc' ? '-inf' : '+inf';
   let skip = 0;
   let now = 0;
+  const done = (full: boolean) => ({
+    now,
+    instances: [...byId.values()],
+    malformed: [...malformed],
+    full,
+  });
   for (;;) {
     const count = Math.min(PAGE_SIZE, limit - byId.size);
-    if (count <= 0) return { now, instances: [...byId.values()], full: true };
+    if (count <= 0) return done(true);
     const page = await readPage(client, prefix, key, from, skip, count, order, depth);
     now = page.now;
     for (const entry of page.entries) {
       if (entry.fields) byId.set(entry.id, entry.fields);
-      if (String(entry.score) === from) skip++;
+      else if (entry.malformed) malformed.add(entry.id);
+      if (entry.score === from) skip++;
       else {
-        from = String(entry.score);
+        from = entry.score;
         skip = 1;
       }
     }
-    if (page.entries.length < count) return { now, instances: [...byId.values()], full: false };
+    if (page.entries.length < count) return done(false);
   }
 }
 
 interface PageEntry {
   id: string;
-  score: number;
+  /** The member's score as Redis wrote it. */
+  score: string;
   fields: InstanceFields | undefined;
+  /** Present but not a jobwatch entry (a key of another type, a score that is no time). */
+  malformed: boolean;
 }
 
 async function readPage(
@@ -176,14 +193,22 @@ async function readPage(
   ])) as unknown[];
   const entries: PageEntry[] = [];
   for (let i = 1; i + 2 < reply.length; i += 3) {
-    const id = String(reply[i]);
-    const score = Number(reply[i + 1]);
-    const values = reply[i + 2];
-    const record = depth === 'all' ? pairsToRecord(values) : namedValues(values);
-    // The index score is the last beat (or the stop): the hash's own copy is not read.
-    entries.push({ id, score, fields: decodeFields({ lastBeat: String(score), ...record }) });
+    entries.push(pageEntry(String(reply[i]), String(reply[i + 1]), reply[i + 2], depth));
   }
   return { now: Number(reply[0]), entries };
+}
+
+function pageEntry(id: string, score: string, values: unknown, depth: ReadDepth): PageEntry {
+  // The script answers false (nil) for a key it could not read as a hash.
+  const record = depth === 'all' ? pairsToRecord(values) : namedValues(values);
+  const gone = Object.keys(record).length === 0 && values !== null && values !== false;
+  const beat = Number(score);
+  // The index score is the last beat (or the stop): the hash's own copy is not read.
+  const fields = Number.isFinite(beat)
+    ? decodeFields({ ...record, lastBeat: String(beat) })
+    : undefined;
+  // A hash that expired since the index was purged is gone, not malformed.
+  return { id, score, fields, malformed: fields === undefined && !gone };
 }
 
 function namedValues(values: unknown): Record<string, string> {
@@ -197,7 +222,8 @@ function namedValues(values: unknown): Record<string, string> {
 
 /** HGETALL inside Lua comes back as a flat [field, value, …] array (or a map on RESP3 clients). */
 function pairsToRecord(flat: unknown): Record<string, string> {
-  if (!Array.isArray(flat)) return (flat ?? {}) as Record<string, string>;
+  if (flat === null || flat === false || flat === undefined) return {};
+  if (!Array.isArray(flat)) return flat as Record<string, string>;
   const record: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) record[String(flat[i])] = String(flat[i + 1]);
   return record;

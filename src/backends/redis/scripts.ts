@@ -56,9 +56,11 @@ return 0`,
 // One page of an index, from a score on (ties past the first `skip`), oldest
 // first, or newest first with ARGV[5] = 'rev'. KEYS: index. ARGV: instance key
 // prefix, from score, skip, count, order, 'all' or the fields to read.
-// Returns {now, id, score, fields, id, score, fields, …}.
+// Returns {now, id, score, fields, id, score, fields, …}; fields is false for
+// a key that is not a hash (an entry someone overwrote), so one bad entry
+// never fails the read.
 export const PAGE: Script = {
-  name: 'jobwatch_page_v1',
+  name: 'jobwatch_page_v2',
   keys: 1,
   lua: `${NOW_MS}
 local page
@@ -70,8 +72,9 @@ end
 local out = {now}
 for i = 1, #page, 2 do
   local key = ARGV[1] .. page[i]
-  local values
-  if ARGV[6] == 'all' then values = redis.call('HGETALL', key) else values = redis.call('HMGET', key, unpack(ARGV, 6)) end
+  local ok, values
+  if ARGV[6] == 'all' then ok, values = pcall(redis.call, 'HGETALL', key) else ok, values = pcall(redis.call, 'HMGET', key, unpack(ARGV, 6)) end
+  if not ok then values = false end
   out[#out + 1] = page[i]
   out[#out + 1] = page[i + 1]
   out[#out + 1] = values
@@ -86,15 +89,41 @@ export const COUNT: Script = {
 };
 
 // KEYS: a queue's wait, paused, active, prioritized, delayed, waiting-children,
-// completed and failed keys (keys.ts). Returns their lengths, as
-// Queue.getJobCounts() counts them: lists by length, sorted sets by cardinality.
-export const QUEUE_COUNTS: Script = {
-  name: 'jobwatch_queue_counts_v1',
+// completed and failed keys (keys.ts). ARGV: the queue's key prefix (its job
+// hashes are `prefix:queue:id`). Returns their lengths, as Queue.getJobCounts()
+// counts them (lists by length, sorted sets by cardinality), then how long the
+// job next in line has been ready (ms): the older of the wait list's two ends
+// (FIFO jobs leave from one, LIFO jobs are pushed to it) and the head of the
+// prioritized set, each ready since it was added plus its delay, or since its
+// last attempt began.
+export const QUEUE_DEPTH: Script = {
+  name: 'jobwatch_queue_depth_v2',
   keys: 8,
-  lua: `return {
+  lua: `${NOW_MS}
+local out = {
   redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2]), redis.call('LLEN', KEYS[3]),
   redis.call('ZCARD', KEYS[4]), redis.call('ZCARD', KEYS[5]), redis.call('ZCARD', KEYS[6]),
-  redis.call('ZCARD', KEYS[7]), redis.call('ZCARD', KEYS[8])}`,
+  redis.call('ZCARD', KEYS[7]), redis.call('ZCARD', KEYS[8])}
+local oldest = now
+local function ready(id)
+  if not id then return end
+  local f = redis.call('HMGET', ARGV[1] .. id, 'timestamp', 'delay', 'processedOn')
+  local at = tonumber(f[1])
+  if not at then return end
+  at = at + (tonumber(f[2]) or 0)
+  local began = tonumber(f[3])
+  if began and began > at then at = began end
+  if at < oldest then oldest = at end
+end
+-- A paused queue's jobs wait by the operator's choice, not for a worker (BullMQ 6
+-- keeps them in wait, BullMQ 5 moves them to paused): no age.
+if redis.call('HEXISTS', ARGV[1] .. 'meta', 'paused') == 0 then
+  ready(redis.call('LINDEX', KEYS[1], -1))
+  ready(redis.call('LINDEX', KEYS[1], 0))
+  ready(redis.call('ZRANGE', KEYS[4], 0, 0)[1])
+end
+out[9] = now - oldest
+return out`,
 };
 
 /** For clients without ping() (BullMQ 6's adapters other than ioredis's). */

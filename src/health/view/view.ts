@@ -26,11 +26,19 @@ import { Lease } from './lease.js';
 
 export type { InstanceView, WorkerGroup } from './groups.js';
 
-export interface SourceState {
-  /** The registry's label: the prefix on Redis, `PostgreSQL host:port/db schema`. */
-  prefix: string;
+/** What a view read of one registry, for reports: where, whether it answered, what it held. */
+export interface StoreState {
+  /** The registry's scope (the jobwatch.registry label). */
+  registry: string;
+  /** Redis, PostgreSQL. */
+  store: string;
+  /** False when the last read failed (its error says why). */
   ok: boolean;
   error?: string;
+  /** Instances read (from the last good read while this one failed). */
+  instances: number;
+  /** Entries skipped as malformed in the last read. */
+  skipped: number;
 }
 
 export interface RegistrySnapshot {
@@ -40,7 +48,8 @@ export interface RegistrySnapshot {
   storeReachable: boolean;
   /** True when the registry was read (this process holds the lease, or a fleet read was asked). */
   fleet: boolean;
-  sources: SourceState[];
+  /** The registries read (none unless `fleet`). */
+  stores: StoreState[];
   /** BullMQ backends in use that have no worker registry. */
   heartbeatsUnavailable: string[];
   /** `unavailable (reason: …)` while a registry refuses this process's heartbeats. */
@@ -64,7 +73,9 @@ export type SnapshotScope = 'auto' | 'fleet';
 
 interface CachedRead {
   registry: Registry;
-  read?: Pick<RegistryRead, 'now' | 'instances'>;
+  read?: Pick<RegistryRead, 'now' | 'instances' | 'malformed'>;
+  /** While reads fail: the last good read (its dead, hung and stopped verdicts stay shown). */
+  stale?: { read: Pick<RegistryRead, 'now' | 'instances'>; at: number };
   error?: string;
   /** The error meant the store is out of reach (not a refusal). */
   unreachable?: boolean;
@@ -81,8 +92,8 @@ interface ScopeCache {
 export class RegistryView {
   private readonly lease: Lease;
   private readonly caches = new Map<SnapshotScope, ScopeCache>();
-  /** Stopped entries left out of fleet reads because of the cap (bullmq.worker.registry.dropped). */
-  dropped = 0;
+  /** Entries left out of fleet reads (bullmq.worker.registry.dropped): by the cap, and malformed ones. */
+  readonly dropped = { cap: 0, malformed: 0 };
 
   constructor(
     private readonly backends: Backends,
@@ -147,7 +158,17 @@ export class RegistryView {
     const registries = this.backends
       .registries()
       .filter((r) => scope === 'fleet' || this.lease.holds(r));
-    cache.reads = await Promise.all(registries.map((registry) => this.read(registry, scope)));
+    const previous = new Map(cache.reads.map((r) => [r.registry.key, r]));
+    cache.reads = await Promise.all(
+      registries.map(async (registry) => {
+        const fresh = await this.read(registry, scope);
+        if (fresh.read) return fresh;
+        // A failed read keeps what the last good one knew of the dead, hung and stopped.
+        const last = previous.get(registry.key);
+        const stale = last?.read ? { read: last.read, at: last.at } : last?.stale;
+        return stale ? { ...fresh, stale } : fresh;
+      }),
+    );
     const now = performance.now();
     let until = now + this.settings.cacheMs;
     for (const entry of cache.reads) {
@@ -172,6 +193,7 @@ export class RegistryView {
         'reading the worker registry',
       );
       if (read.dropped > 0) this.reportDropped(registry, read.dropped);
+      if (read.malformed.length > 0) this.reportMalformed(registry, read.malformed);
       return { registry, read, at: performance.now() };
     } catch (err) {
       const error = registry.unavailable ?? describeError(err);
@@ -188,11 +210,20 @@ export class RegistryView {
     }
   }
 
+  private reportMalformed(registry: Registry, ids: string[]): void {
+    this.dropped.malformed += ids.length;
+    const named = ids.slice(0, 5).map((id) => JSON.stringify(id.slice(0, 64)));
+    warnRateLimited(
+      `registry-malformed:${registry.key}`,
+      `worker registry (${registry.label}) holds ${ids.length} malformed entr${ids.length === 1 ? 'y' : 'ies'} (${named.join(', ')}${ids.length > 5 ? ', …' : ''}): skipped; counted in bullmq.worker.registry.dropped{reason="malformed"}`,
+    );
+  }
+
   private reportDropped(registry: Registry, count: number): void {
-    this.dropped += count;
+    this.dropped.cap += count;
     warnRateLimited(
       `registry-dropped:${registry.key}`,
-      `worker registry (${registry.label}) holds more than ${MAX_INSTANCES_PER_REGISTRY} entries: ${count} of the oldest stopped ones are left out of the fleet view (never running, hung or dead ones); counted in bullmq.worker.registry.dropped`,
+      `worker registry (${registry.label}) holds more than ${MAX_INSTANCES_PER_REGISTRY} entries: ${count} of the oldest stopped ones are left out of the fleet view (never running, hung or dead ones); counted in bullmq.worker.registry.dropped{reason="cap"}`,
     );
   }
 
@@ -202,35 +233,56 @@ export class RegistryView {
     const shown = fleet ? reads : [];
     let now = 0;
     for (const entry of shown) {
-      if (!entry.read) continue;
-      // Store time now, from the read's server time plus the time elapsed here
-      // (a duration, so this host's clock setting does not matter).
-      const storeNow = entry.read.now + (local - entry.at);
-      now = Math.max(now, storeNow);
-      for (const instance of entry.read.instances) {
-        byId.set(instance.id, { ...instance, verdict: assess(instance, storeNow), local: false });
+      const registry = entry.registry.scope;
+      if (entry.read) {
+        // Store time now, from the read's server time plus the time elapsed here
+        // (a duration, so this host's clock setting does not matter).
+        const storeNow = entry.read.now + (local - entry.at);
+        now = Math.max(now, storeNow);
+        for (const instance of entry.read.instances) {
+          const verdict = assess(instance, storeNow);
+          byId.set(instance.id, { ...instance, verdict, local: false, registry });
+        }
+      } else if (entry.stale) {
+        // Judged as of the last good read: what was down stays down; the live
+        // report themselves (a silent one's series vanish, which the rules see).
+        for (const instance of entry.stale.read.instances) {
+          const verdict = assess(instance, entry.stale.read.now);
+          if (!verdict.alive)
+            byId.set(instance.id, { ...instance, verdict, local: false, registry });
+        }
       }
     }
     for (const instance of this.writer.local()) {
       const fields = instance.snapshot(this.writer.settings);
       const verdict = assess({ ...fields, lastBeat: 0 }, 0);
-      byId.set(fields.id, { ...fields, verdict, local: true });
+      byId.set(fields.id, { ...fields, verdict, local: true, registry: instance.registry ?? '' });
     }
     const instances = [...byId.values()];
-    const sources = shown.map(({ registry, error }) =>
-      error ? { prefix: registry.label, ok: false, error } : { prefix: registry.label, ok: true },
-    );
+    const stores = shown.map((entry) => storeState(entry));
     return {
       now: Math.round(now || Date.now()),
       storeReachable: !shown.some((r) => r.unreachable) && !this.writer.errors.unreachable(),
       fleet,
-      sources,
+      stores,
       heartbeatsUnavailable: [...this.backends.unsupported],
       heartbeats: this.writer.errors.status() ?? unavailableStatus(this.backends.registries()),
       instances,
       workers: groupInstances(instances, now),
     };
   }
+}
+
+function storeState(entry: CachedRead): StoreState {
+  const { registry, read, stale, error } = entry;
+  return {
+    registry: registry.scope,
+    store: registry.storeName,
+    ok: error === undefined,
+    ...(error === undefined ? {} : { error }),
+    instances: (read ?? stale?.read)?.instances.length ?? 0,
+    skipped: read?.malformed.length ?? 0,
+  };
 }
 
 /** `unavailable (label: why; …)` while some registry cannot work here at all. */
