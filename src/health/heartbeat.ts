@@ -166,10 +166,16 @@ export class HeartbeatWriter {
     const handle = registry.handle(instance.stopped);
     if (!handle) return;
     try {
-      const at = await handle.store.writeBeat(
-        instance.fields(this.settings),
-        this.settings.retentionMs,
-        instance.stopped,
+      // Bounded by the interval: a write that hangs (a half-open socket) must not hold
+      // back the next beats, which go through another connection (backends/redis/server.ts).
+      const at = await withTimeout(
+        handle.store.writeBeat(
+          instance.fields(this.settings),
+          this.settings.retentionMs,
+          instance.stopped,
+        ),
+        this.settings.intervalMs,
+        'the heartbeat write',
       );
       this.errors.succeeded();
       instance.startedWrittenAt ||= at;

@@ -5,6 +5,7 @@ import { assertSchemaCompatibility } from 'bullmq';
 import { expect, it } from 'vitest';
 import { REGISTRY_TABLE } from '../../src/backends/postgres/registry-store.js';
 import { MISSED_BEATS_FOR_DEAD } from '../../src/registry/liveness.js';
+import { spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { BULLMQ_SCHEMA, describeOnPostgres, PostgresDatabase } from '../helpers/postgres.js';
 import { processed } from '../helpers/preloaded.js';
@@ -63,6 +64,25 @@ describeOnPostgres('worker health on PostgreSQL', () => {
     });
     expect(view.stderr).not.toMatch(/unavailable|unreadable/);
   });
+
+  it('an idle worker stays running past every fetch-loop budget (its LISTEN wait is no wedge)', async () => {
+    const worker = await setup.app({ ROLE: 'worker', QUEUE: 'quiet', WORKER_NAME: 'pg-idle' });
+    await waitFor(() => worker.stdout.includes('ready'), { what: 'the worker' });
+    const state = async () => {
+      const cli = spawnNode(['dist/cli/main.js', 'status', '--json', '--postgres', setup.db.url], {
+        JOBWATCH_REDIS_URL: '',
+      });
+      await cli.exited;
+      return (JSON.parse(cli.stdout) as any).workers['pg-idle']?.state as string | undefined;
+    };
+    await waitFor(async () => (await state()) === 'running', { what: 'pg-idle running' });
+    // A waitForJob may take its block (drainDelay, 5 s) + 9 s before it counts as stalled.
+    const until = Date.now() + 20_000;
+    while (Date.now() < until) {
+      expect(await state()).toBe('running');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }, 40_000);
 
   it('the fleet-view lease moves: a survivor reports the worker that died with the holder', async () => {
     const holder = await setup.view({ QUEUE: 'takeover' });
