@@ -5,6 +5,7 @@
 // on /metrics (OTEL_METRICS_EXPORTER applies, e.g. otlp to push instead).
 
 import { logInfo } from '../log.js';
+import { withoutCredentials } from '../url.js';
 import type { CliOptions } from './options.js';
 
 export async function runMonitor(options: CliOptions): Promise<number> {
@@ -28,7 +29,7 @@ export async function runMonitor(options: CliOptions): Promise<number> {
   // It runs until stopped, whatever holds (or does not hold) its event loop.
   setInterval(() => undefined, 2 ** 30);
   logInfo(
-    `monitor: reading the worker registry of ${[options.redis && `${options.redis} (prefix ${options.prefix})`, options.postgres && 'the PostgreSQL database'].filter(Boolean).join(' and ')}; metrics per OTEL_METRICS_EXPORTER (${base.metricsExporters.join(',')})`,
+    `monitor: reading the worker registry of ${[options.redis && `${withoutCredentials(options.redis)} (prefix ${options.prefix})`, options.postgres && 'the PostgreSQL database'].filter(Boolean).join(' and ')}; metrics per OTEL_METRICS_EXPORTER (${base.metricsExporters.join(',')})`,
   );
   return -1;
 }

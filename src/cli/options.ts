@@ -30,15 +30,16 @@ Options:
   --url <url>        check: ask a process's health endpoint (.../health/queues) instead of Redis;
                      the default when JOBWATCH_HEALTH_PORT is set and --redis is not
   --token <token>    Bearer token for --url (default JOBWATCH_HEALTH_TOKEN)
-  --timeout <ms>     Give up after this long, as unknown (default 5000)
+  --timeout <ms>     Give up after this long: unknown (with --url: unhealthy) (default 5000)
   --json             status: print JSON instead of a table
   --port <port>      monitor: /metrics port (default OTEL_EXPORTER_PROMETHEUS_PORT, else 9464)
   -h, --help         Show this help
   -v, --version      Print jobwatch's version
 
-Exit codes: 0 healthy (or degraded) / done, 1 unhealthy (a worker dead or hung),
-            2 usage error, 3 unknown (a registry did not answer or held no worker,
-            nothing matched the selection, or no answer within --timeout).
+Exit codes: 0 healthy (or degraded) / done, 1 unhealthy (a worker dead or hung, or
+            the --url endpoint did not answer), 2 usage error, 3 unknown (a registry
+            did not answer or held no worker, nothing matched the selection, or the
+            endpoint answered without a report, e.g. 401).
 `;
 
 export interface CliOptions {
