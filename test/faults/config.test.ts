@@ -117,6 +117,13 @@ describe('fault 12: invalid settings', () => {
     OTEL_TRACES_SAMPLER: 'sometimes',
     OTEL_EXPORTER_OTLP_TIMEOUT: '-5',
     OTEL_BSP_MAX_QUEUE_SIZE: '-1',
+    // Names that are no setting: a typo, and a unit left off.
+    JOBWATCH_HEALTH_PROT: '9000',
+    JOBWATCH_HEARTBEAT_INTERVAL: '1000',
+  };
+  const NEAREST: Record<string, string> = {
+    JOBWATCH_HEALTH_PROT: 'JOBWATCH_HEALTH_PORT',
+    JOBWATCH_HEARTBEAT_INTERVAL: 'JOBWATCH_HEARTBEAT_INTERVAL_MS',
   };
 
   it('names each bad setting in one line, uses safe defaults, and the app works', async () => {
@@ -131,10 +138,16 @@ describe('fault 12: invalid settings', () => {
 
     const errors = jobwatchLines(app.proc);
     for (const name of Object.keys(BAD)) {
-      const naming = errors.filter((l) => new RegExp(`\\b${name}\\b`).test(l));
+      const naming = errors.filter((l) => new RegExp(`(?<!mean )\\b${name}\\b`).test(l));
       expect(naming, `${name}:\n${errors.join('\n')}`).toHaveLength(1);
     }
     expect(errors).toHaveLength(Object.keys(BAD).length);
+    for (const [typo, meant] of Object.entries(NEAREST)) {
+      const line = errors.find((l) => new RegExp(`\\b${typo}\\b`).test(l));
+      expect(line).toMatch(
+        new RegExp(`^\\[jobwatch\\] .*unknown setting ${typo} \\(did you mean ${meant}\\?\\)`),
+      );
+    }
     // The defaults are in force: jobwatch on, BullMQ traced, /metrics (prometheus)
     // on its port and nothing else listening, 5 s heartbeats, no stuck-job rule,
     // and no job data on spans.
@@ -173,6 +186,46 @@ describe('health endpoints of a preloaded process', () => {
     await waitFor(async () => (await fetch(`${base}/health/live`)).ok, { what: 'health' });
     return { app, port, base };
   }
+
+  it('refuse every /health/queues request when JOBWATCH_HEALTH_TOKEN is set but blank, and say so once', async () => {
+    const { app, base } = await withHealth({ JOBWATCH_HEALTH_TOKEN: '' });
+    for (const headers of [{}, { authorization: 'Bearer ' }, { authorization: 'Bearer x' }]) {
+      expect((await fetch(`${base}/health/queues`, { headers })).status).toBe(401);
+    }
+    expect((await fetch(`${base}/health/live`)).status).toBe(200);
+    const said = jobwatchLines(app.proc).filter((l) => l.includes('JOBWATCH_HEALTH_TOKEN'));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatch(/set but blank/);
+  });
+
+  it('keep /health/live answering under a flood of idle connections', async () => {
+    const { base, port } = await withHealth({});
+    const idle = await Promise.all(
+      Array.from(
+        { length: 200 },
+        () =>
+          new Promise<import('node:net').Socket>((resolve) => {
+            const socket = connect(port, '127.0.0.1', () => resolve(socket));
+            socket.on('error', () => undefined);
+          }),
+      ),
+    );
+    // A slow client too: headers started, never finished.
+    idle[0]!.write('GET /health/live HTTP/1.1\r\nHost: x\r\n');
+    try {
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now();
+        const res = await fetch(`${base}/health/live`, { signal: AbortSignal.timeout(2000) });
+        expect(res.status).toBe(200);
+        if (i === 0)
+          console.log(
+            `health endpoints: /health/live with 200 idle connections open answered in ${Math.round(performance.now() - started)} ms`,
+          );
+      }
+    } finally {
+      for (const socket of idle) socket.destroy();
+    }
+  });
 
   it('listen on loopback by default, on all interfaces only when JOBWATCH_HEALTH_HOST says so', async () => {
     const local = await withHealth({});

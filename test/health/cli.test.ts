@@ -183,6 +183,32 @@ describe('jobwatch status', () => {
   });
 });
 
+describe('names from the registry on a terminal', () => {
+  it('status escapes control characters and cuts long names: no cleared screen, no forged row', async () => {
+    const evil = `evil\u001b[2J\u001b[31m\nmailer  email  1  1  running${'x'.repeat(200)}`;
+    await workerProcess(`esc-q:${evil}`);
+    const table = await waitFor(async () => {
+      const r = await cli(['status', '--redis', redis.server.url, '--queue', 'esc-q']);
+      return r.stdout.includes('evil') ? r : undefined;
+    });
+    expect(table.stdout).not.toMatch(/\u001b/); // no escape sequence reaches the terminal
+    expect(table.stdout).toContain('evil\\u001b[2J\\u001b[31m\\u000amailer');
+    const rows = table.stdout.split('\n');
+    expect(rows.filter((r) => r.startsWith('mailer'))).toEqual([]); // the forged row is not a row
+    const row = rows.find((r) => r.startsWith('evil'))!;
+    expect(row).toContain('…');
+    expect(row.length).toBeLessThan(evil.length);
+    // --json keeps the name exactly, as JSON escapes it.
+    const json = await cli(['status', '--redis', redis.server.url, '--queue', 'esc-q', '--json']);
+    expect(Object.values(checkJson(json.stdout).workers).map((w: any) => w.queue)).toEqual([
+      'esc-q',
+    ]);
+    expect(Object.keys(checkJson(json.stdout).workers)).toEqual([
+      expect.stringMatching(/^evil\u001b/),
+    ]);
+  });
+});
+
 describe('a partly dead fleet', () => {
   it('check exits 0, degraded (the worker still runs), and says which instances are dead; status shows each', async () => {
     const alive = await workerProcess('part-q:part');
