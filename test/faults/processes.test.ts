@@ -134,6 +134,50 @@ describe('fault 9: the event loop blocked for more than 3 heartbeat intervals', 
   });
 });
 
+describe('fault 9b: SIGTERM while the event loop is blocked', () => {
+  /** Starts a worker, blocks its loop in a job for `blockMs`, and sends SIGTERM once it began. */
+  async function blockedThenTerm(queueName: string, blockMs: number, preload: boolean) {
+    const app = await startApp(
+      setup.redis.url,
+      { QUEUE: queueName, LOG_STARTED: '1' },
+      { preload },
+    );
+    const [job] = await enqueue(queueOf(setup.redis, queueName), [
+      { name: 'block', data: { ms: blockMs } },
+    ]);
+    await waitFor(() => lines(app.proc, 'started').includes(job!), { what: 'the block' });
+    const sentAt = performance.now();
+    app.proc.child.kill('SIGTERM');
+    return { app, sentAt };
+  }
+
+  it('a loop that turns again: the process dies of SIGTERM once it does, after a bounded flush', async () => {
+    const plain = await blockedThenTerm('term-plain', 3000, false);
+    expect((await plain.app.proc.exited).signal).toBe('SIGTERM');
+    const plainMs = performance.now() - plain.sentAt;
+    const watched = await blockedThenTerm('term-watched', 3000, true);
+    expect((await watched.app.proc.exited).signal).toBe('SIGTERM');
+    const watchedMs = performance.now() - watched.sentAt;
+    console.log(
+      `fault 9b: SIGTERM during a 3 s block: without jobwatch dead in ${ms(plainMs)}, with it in ${ms(watchedMs)} (when the loop turns, then the flush)`,
+    );
+    expect(plainMs).toBeLessThan(1000); // the kernel's default action, no JavaScript involved
+    expect(watchedMs).toBeLessThan(3000 + 5000); // the rest of the block, then at most the flush bound
+  }, 30_000);
+
+  it('a loop that never turns: only SIGKILL ends it (the documented limit), and it is reported down meanwhile', async () => {
+    const view = await startApp(setup.redis.url, { QUEUE: 'term-forever', ROLE: 'view' });
+    const { app } = await blockedThenTerm('term-forever', 600_000, true);
+    const downMs = await sampleBecomes(view, 'worker_status', status('term-forever'), 0, 10_000);
+    expect(app.proc.running).toBe(true); // SIGTERM is handled in JavaScript, which never runs again
+    app.proc.child.kill('SIGKILL');
+    expect((await app.proc.exited).signal).toBe('SIGKILL');
+    console.log(
+      `fault 9b: a loop that never turns ignores SIGTERM (as any Node app with a SIGTERM listener does); reported 0 ${ms(downMs)} after the signal; SIGKILL ends it`,
+    );
+  }, 30_000);
+});
+
 describe('fault 10: hosts whose clocks are 5 minutes off', () => {
   it('a view 5 min behind sees a dead worker die and a live one 5 min ahead live', async () => {
     const skewed = (offset: number) => ({ CLOCK_OFFSET_MS: String(offset) });
