@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { beatsKey, instanceKey } from '../../src/backends/redis/keys.js';
 import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { scrape } from '../metrics/scrape.js';
@@ -55,6 +56,38 @@ describe('jobwatch check', () => {
     const unhealthy = await cli(['check', '--redis', redis.server.url, '--worker', 'cli-worker']);
     expect(unhealthy.code).toBe(1);
     expect(checkJson(unhealthy.stdout).workers['cli-worker']).toMatchObject({ state: 'dead' });
+  });
+
+  it('skips a malformed registry entry: the dead worker is still reported, and the skip named', async () => {
+    const proc = await workerProcess('bad-q:survivor');
+    await waitFor(async () => {
+      const r = await cli(['check', '--redis', redis.server.url, '--worker', 'survivor']);
+      return r.code === 0;
+    });
+    const admin = redis.server.client();
+    try {
+      await admin.zadd(beatsKey('bull'), Date.now(), 'garbage');
+      await admin.set(instanceKey('bull', 'garbage'), 'not a hash');
+      await admin.zadd(beatsKey('bull'), '+inf', 'forever');
+      await admin.hset(instanceKey('bull', 'forever'), {
+        id: 'forever',
+        name: 'x',
+        intervalMs: '1',
+      });
+    } finally {
+      admin.disconnect();
+    }
+    proc.child.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 3 * INTERVAL + 100));
+    const r = await cli(['check', '--redis', redis.server.url]);
+    expect(r.code).toBe(1);
+    const report = checkJson(r.stdout);
+    expect(report.workers.survivor).toMatchObject({ state: 'dead' });
+    expect(report.stores).toEqual([expect.objectContaining({ ok: true, skipped: 2 })]);
+    const table = await cli(['status', '--redis', redis.server.url]);
+    expect(table.stdout).toMatch(
+      /^read Redis redis:\/\/\S+: 1 instances, 2 malformed entries skipped$/m,
+    );
   });
 
   it('exits 3 (unknown) for a worker the registry does not know, naming what it read', async () => {
