@@ -4,7 +4,13 @@
 // a real BullMQ Queue): Redis, a Redis Cluster, and PostgreSQL (BullMQ 6).
 // A new backend adds a store below and passes these.
 import { randomUUID } from 'node:crypto';
-import { createPostgresBackend, type JobType, Queue } from 'bullmq';
+import {
+  createNodeRedisClient,
+  createPostgresBackend,
+  createValkeyGlideClient,
+  type JobType,
+  Queue,
+} from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_STATES, type Registry } from '../../src/backends/backend.js';
@@ -41,7 +47,10 @@ function fieldsAsHash(id: string): Record<string, string> {
   return Object.fromEntries(Object.entries(fields(id)).map(([k, v]) => [k, String(v)]));
 }
 
-const STORES: [string, () => Promise<Store>, boolean][] = [
+const REDIS_SCOPE = /^redis:\/\/127\.0\.0\.1:\d+\/0#bull$/;
+
+/** Label, start, whether it runs on this BullMQ, and the scope (jobwatch_registry) it must get. */
+const STORES: [string, () => Promise<Store>, boolean, RegExp][] = [
   [
     'Redis',
     async () => {
@@ -57,6 +66,7 @@ const STORES: [string, () => Promise<Store>, boolean][] = [
       );
     },
     true,
+    REDIS_SCOPE,
   ],
   [
     'a Redis Cluster',
@@ -73,6 +83,32 @@ const STORES: [string, () => Promise<Store>, boolean][] = [
       );
     },
     true,
+    /^redis-cluster:\/\/(127\.0\.0\.1:\d+,?)+#\{bull\}$/,
+  ],
+  // BullMQ 6's other Redis clients, through its own adapters.
+  [
+    'node-redis',
+    async () => {
+      const redis = await RedisServer.start();
+      const { createClient } = await import('redis');
+      const connection = createNodeRedisClient(createClient({ url: redis.url }));
+      return redisClientStore(redis, connection);
+    },
+    BULLMQ_MAJOR >= 6,
+    REDIS_SCOPE,
+  ],
+  [
+    'Valkey GLIDE',
+    async () => {
+      const redis = await RedisServer.start();
+      const { GlideClient } = await import('@valkey/valkey-glide');
+      const connection = createValkeyGlideClient(
+        GlideClient.createClient({ addresses: [{ host: '127.0.0.1', port: redis.port }] }),
+      );
+      return redisClientStore(redis, connection);
+    },
+    BULLMQ_MAJOR >= 6,
+    REDIS_SCOPE,
   ],
   [
     'PostgreSQL',
@@ -95,8 +131,23 @@ const STORES: [string, () => Promise<Store>, boolean][] = [
       );
     },
     BULLMQ_MAJOR >= 6,
+    /^postgresql:\/\/[^/]+\/jobwatch_\w+#bullmq$/,
   ],
 ];
+
+/** A store on `redis` whose Queues all share `connection`, a BullMQ 6 client adapter. */
+function redisClientStore(redis: RedisServer, connection: { quit(): Promise<unknown> }): Store {
+  const admin = redis.client();
+  return storeOf(
+    (name) => new Queue(name, { connection: connection as never }),
+    () => corruptRedis(admin, 'bull'),
+    async () => {
+      await connection.quit();
+      admin.disconnect();
+      await redis.close();
+    },
+  );
+}
 
 function storeOf(
   make: (name: string) => Queue,
@@ -150,7 +201,7 @@ function fields(id: string, over: Partial<WrittenFields> = {}): WrittenFields {
 
 const RETENTION = 60_000;
 
-describe.each(STORES)('the backend contract on %s', (_label, start, runs) => {
+describe.each(STORES)('the backend contract on %s', (_label, start, runs, scope) => {
   let store: Store;
   let backends: Backends;
   let registry: Registry;
@@ -186,6 +237,13 @@ describe.each(STORES)('the backend contract on %s', (_label, start, runs) => {
     expect((await backends.registryOf(other as never))?.key).toBe(registry.key);
     expect(backends.registries().map((r) => r.key)).toContain(registry.key);
   });
+
+  it.runIf(runs)(
+    'names its registry by where it lives: the same scope for every client kind',
+    () => {
+      expect(registry.scope).toMatch(scope);
+    },
+  );
 
   it.runIf(runs)('stamps beats with the store clock and reads back every field', async () => {
     const s = storeOfRegistry();

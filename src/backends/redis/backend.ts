@@ -7,11 +7,18 @@
 import { backendOf } from '../../bullmq-objects.js';
 import { DEFAULT_CONFIG } from '../../config.js';
 import type { QueueUserLike } from '../../lifecycle.js';
+import { warnRateLimited } from '../../log.js';
 import type { FailureReading } from '../../registry/failures.js';
 import type { RegistryStore } from '../../registry/store.js';
 import { withTimeout } from '../../timeout.js';
 import type { Backend, QueueRead, Registry, StoreHandle } from '../backend.js';
-import { isUsable, type RedisScriptClient, runScript, serverIdentity } from './client.js';
+import {
+  isBareGlideClient,
+  isUsable,
+  type RedisScriptClient,
+  runScript,
+  serverIdentity,
+} from './client.js';
 import { readRedisFailure } from './errors.js';
 import { queueKeys } from './keys.js';
 import { OwnedConnection, type RedisTarget } from './owned.js';
@@ -138,6 +145,12 @@ export class RedisBackend implements Backend {
     if (!this.seen.has(user)) {
       this.seen.add(user);
       this.idle = false; // a new BullMQ object: the owned connection may be of use again
+      if (isBareGlideClient((user.opts as { connection?: unknown }).connection)) {
+        warnRateLimited(
+          'redis-bare-glide',
+          `a Valkey GLIDE client was passed to BullMQ as is (queue "${user.name}"): BullMQ 6 takes it for connection options and connects to 127.0.0.1:6379 instead; wrap it with createValkeyGlideClient(client)`,
+        );
+      }
     }
     const client = await this.clientOf(user);
     if (!client) return undefined;

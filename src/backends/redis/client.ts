@@ -91,3 +91,18 @@ function nodeName(node: unknown): string {
   const { host, port } = node as { host?: string; port?: number };
   return `${hostName(host)}:${port ?? 6379}`;
 }
+
+/**
+ * A raw Valkey GLIDE client handed to BullMQ as is. BullMQ 6 does not
+ * recognise one as a client: it takes it for connection options and connects
+ * to 127.0.0.1:6379 instead, silently (createValkeyGlideClient wraps it).
+ */
+export function isBareGlideClient(connection: unknown): boolean {
+  if (typeof connection !== 'object' || connection === null) return false;
+  const c = connection as { customCommand?: unknown; duplicate?: unknown; runCommand?: unknown };
+  return (
+    typeof c.customCommand === 'function' &&
+    typeof c.duplicate !== 'function' &&
+    typeof c.runCommand !== 'function'
+  );
+}
