@@ -12,6 +12,9 @@ import { PostgresBackend } from './postgres/backend.js';
 import { RedisBackend } from './redis/backend.js';
 import { parseTarget } from './redis/owned.js';
 
+/** The shortest silence after which a client counts as stuck (backends/redis/server.ts). */
+const MIN_STUCK_AFTER_MS = 2000;
+
 export interface BackendSettings {
   /** jobwatch's own Redis (JOBWATCH_REDIS_URL / --redis) and the setting that named it. */
   redisUrl: string | undefined;
@@ -45,7 +48,8 @@ export class Backends {
       prefix: config.queuePrefix,
       postgresUrl: config.postgresUrl,
       connectTimeoutMs: config.collectTimeoutMs,
-      stuckAfterMs: config.heartbeatIntervalMs,
+      // A beat's worth of silence, but never less than a busy Redis may take to answer.
+      stuckAfterMs: Math.max(config.heartbeatIntervalMs, MIN_STUCK_AFTER_MS),
     });
   }
 

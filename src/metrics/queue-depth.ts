@@ -50,6 +50,9 @@ import { CellCounter, type CounterCell } from './counter-cells.js';
 import { boundedLabel } from './label-values.js';
 import { type GaugeFamily, observeFamilies, type SeriesProducer } from './series-producer.js';
 
+/** A queue's read still pending after this many collect timeouts is given up, and read anew. */
+const READ_ABANDONED_AFTER = 10;
+
 /** Beyond this many queues (e.g. one per tenant), new ones are not watched. */
 export const MAX_WATCHED_QUEUES = 1000;
 
@@ -248,10 +251,12 @@ export class QueueDepth implements LifecycleObserver {
 
   private read(queue: Watched): Promise<ReadOutcome> {
     for (const user of queue.users) if (isClosing(user)) queue.users.delete(user);
-    return context
-      .with(core.suppressTracing(context.active()), () =>
-        queue.registry.readQueue(queue.name, queue.users),
-      )
+    const reading = context.with(core.suppressTracing(context.active()), () =>
+      queue.registry.readQueue(queue.name, queue.users),
+    );
+    // A read may outlive a collection (a slow store still updates the next one), but one
+    // that never settles (a connection that went silent) must not hold the queue forever.
+    return withTimeout(reading, READ_ABANDONED_AFTER * this.settings.collectTimeoutMs, 'the read')
       .then(
         (read): ReadOutcome => {
           if (read === undefined) return 'skipped';

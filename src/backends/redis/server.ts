@@ -51,7 +51,12 @@ export class Server {
     const open = this.clients.filter(isUsable);
     if (open.length === 0) return undefined;
     const answering = open.find((c) => !this.stuck(c, now));
-    if (answering) return answering;
+    if (answering) {
+      // The app's connection answers again: jobwatch's own is no longer needed, and
+      // closing it settles whatever still waits on it.
+      if (this.fresh) this.close();
+      return answering;
+    }
     if (this.fresh && isUsable(this.fresh) && !this.stuck(this.fresh, now)) return this.fresh;
     return this.replaceFresh() ?? open[0];
   }
