@@ -17,13 +17,13 @@ import { QUEUE_STATES, type Registry } from '../../src/backends/backend.js';
 import { REGISTRY_TABLE } from '../../src/backends/postgres/registry-store.js';
 import { beatsKey, instanceKey } from '../../src/backends/redis/keys.js';
 import { Backends } from '../../src/backends/router.js';
-import type { WrittenFields } from '../../src/registry/entry.js';
 import { isUnreachable } from '../../src/registry/failures.js';
 import { PAGE_SIZE, type RegistryStore } from '../../src/registry/store.js';
 import { BULLMQ_MAJOR } from '../helpers/bullmq-majors.js';
 import { BULLMQ_SCHEMA, PostgresDatabase } from '../helpers/postgres.js';
 import { RedisServer } from '../helpers/redis.js';
 import { RedisCluster } from '../helpers/redis-cluster.js';
+import { writtenFields } from '../helpers/registry-fields.js';
 
 interface Store {
   /** A BullMQ Queue of this store (closed by close()). */
@@ -170,34 +170,7 @@ function storeOf(
   };
 }
 
-function fields(id: string, over: Partial<WrittenFields> = {}): WrittenFields {
-  return {
-    id,
-    kind: 'worker',
-    name: 'mailer',
-    queue: 'mail',
-    host: 'host-1',
-    pid: 4242,
-    status: 'running',
-    reason: '',
-    intervalMs: 5000,
-    processed: 7,
-    failed: 2,
-    stalled: 1,
-    active: 3,
-    oldestActiveMs: 1500,
-    stuckJobMs: 0,
-    sinceTaskBeatMs: 0,
-    taskIntervalMs: 0,
-    loopStuckMs: 0,
-    loopLimitMs: 0,
-    loopWhat: '',
-    longestBlockMs: 0,
-    jobwatchVersion: '9.9.9',
-    bullmqVersion: '6.7.6',
-    ...over,
-  };
-}
+const fields = writtenFields;
 
 const RETENTION = 60_000;
 

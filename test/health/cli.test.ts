@@ -224,7 +224,7 @@ describe('names from the registry on a terminal', () => {
       const r = await cli(['status', '--redis', redis.server.url, '--queue', 'esc-q']);
       return r.stdout.includes('evil') ? r : undefined;
     });
-    expect(table.stdout).not.toMatch(/\u001b/); // no escape sequence reaches the terminal
+    expect(table.stdout).not.toContain('\u001b'); // no escape sequence reaches the terminal
     expect(table.stdout).toContain('evil\\u001b[2J\\u001b[31m\\u000amailer');
     const rows = table.stdout.split('\n');
     expect(rows.filter((r) => r.startsWith('mailer'))).toEqual([]); // the forged row is not a row
@@ -237,7 +237,7 @@ describe('names from the registry on a terminal', () => {
       'esc-q',
     ]);
     expect(Object.keys(checkJson(json.stdout).workers)).toEqual([
-      expect.stringMatching(/^evil\u001b/),
+      expect.stringContaining('evil\u001b[2J'),
     ]);
   });
 });

@@ -10,6 +10,7 @@ import { MISSED_BEATS_FOR_DEAD } from '../../src/registry/liveness.js';
 import { MAX_INSTANCES_PER_REGISTRY } from '../../src/registry/store.js';
 import { type NodeProcess, spawnNode } from '../helpers/node-process.js';
 import { freePort, waitFor } from '../helpers/ports.js';
+import { writtenFields } from '../helpers/registry-fields.js';
 import { scrape } from '../metrics/scrape.js';
 import { redisPerFile } from './redis-per-file.js';
 
@@ -72,6 +73,20 @@ async function leaseHolder(): Promise<string | null> {
   }
 }
 
+/** What an old replica wrote on its way out. */
+const LEFTOVER: Partial<WrittenFields> = {
+  host: 'old-host',
+  status: 'stopped',
+  reason: 'stopped cleanly (worker.close())',
+  processed: 10,
+  failed: 0,
+  stalled: 0,
+  active: 0,
+  oldestActiveMs: 0,
+  jobwatchVersion: 'old',
+  bullmqVersion: '5.0.0',
+};
+
 /** Entries a rolling deploy leaves behind: stopped instances of old replicas, written as real beats. */
 async function seedLeftovers(count: number): Promise<void> {
   const client = redis.server.client();
@@ -80,8 +95,7 @@ async function seedLeftovers(count: number): Promise<void> {
   const writes: Promise<number>[] = [];
   for (let i = 0; i < count; i++) {
     const fields: WrittenFields = {
-      ...leftoverBase,
-      id: `leftover-${i}`,
+      ...writtenFields(`leftover-${i}`, LEFTOVER),
       name: `old-${i % 50}`,
       queue: `old-${i % 50}`,
       pid: 100_000 + i,
@@ -92,26 +106,6 @@ async function seedLeftovers(count: number): Promise<void> {
   await Promise.all(writes);
   client.disconnect();
 }
-
-const leftoverBase = {
-  kind: 'worker' as const,
-  host: 'old-host',
-  status: 'stopped' as const,
-  reason: 'stopped cleanly (worker.close())',
-  processed: 10,
-  failed: 0,
-  stalled: 0,
-  active: 0,
-  oldestActiveMs: 0,
-  sinceTaskBeatMs: 0,
-  taskIntervalMs: 0,
-  loopStuckMs: 0,
-  loopLimitMs: 0,
-  loopWhat: '',
-  longestBlockMs: 0,
-  jobwatchVersion: 'old',
-  bullmqVersion: '5.0.0',
-};
 
 describe('fleet view', () => {
   it('a SIGKILLed worker is reported 0 with 2,000 leftover entries in the registry', async () => {

@@ -13,6 +13,7 @@ import {
 import type { WrittenFields } from '../../src/registry/entry.js';
 import { assess } from '../../src/registry/liveness.js';
 import { BULLMQ_SCHEMA, describeOnPostgres, PostgresDatabase } from '../helpers/postgres.js';
+import { writtenFields } from '../helpers/registry-fields.js';
 
 let db: PostgresDatabase;
 let pool: pg.Pool;
@@ -34,32 +35,7 @@ afterAll(async () => {
 });
 
 function fields(id: string, extra: Partial<WrittenFields> = {}): WrittenFields {
-  return {
-    id,
-    kind: 'worker',
-    name: 'mailer',
-    queue: 'mail',
-    host: 'test-host',
-    pid: 4242,
-    status: 'running',
-    reason: '',
-    intervalMs: 200,
-    stuckJobMs: 0,
-    processed: 7,
-    failed: 1,
-    stalled: 0,
-    active: 2,
-    oldestActiveMs: 30,
-    sinceTaskBeatMs: 0,
-    taskIntervalMs: 0,
-    loopStuckMs: 0,
-    loopLimitMs: 0,
-    loopWhat: '',
-    longestBlockMs: 0,
-    jobwatchVersion: '0.1.0',
-    bullmqVersion: '6.7.0',
-    ...extra,
-  };
+  return writtenFields(id, { host: 'test-host', intervalMs: 200, ...extra });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -5,38 +5,19 @@
 import { describe, expect, it } from 'vitest';
 import type { InstanceFields } from '../../src/registry/entry.js';
 import { assess, effectiveRetentionMs, MIN_ZERO_VISIBLE_MS } from '../../src/registry/liveness.js';
+import { writtenFields } from '../helpers/registry-fields.js';
 
 const BEAT = 1_000_000; // the store's ms of the last beat
 const INTERVAL = 5000;
+/** No jobs in flight or done: only the beats decide. */
+const IDLE = { processed: 0, failed: 0, stalled: 0, active: 0, oldestActiveMs: 0 };
 
 function entry(over: Partial<InstanceFields> = {}): InstanceFields {
   return {
-    id: 'w1',
-    kind: 'worker',
-    name: 'mailer',
-    queue: 'mail',
-    host: 'h',
-    pid: 1,
-    status: 'running',
-    reason: '',
+    ...writtenFields('w1', { host: 'h', pid: 1, intervalMs: INTERVAL, ...IDLE }),
     startedAt: BEAT - 60_000,
     lastBeat: BEAT,
     stoppedAt: 0,
-    intervalMs: INTERVAL,
-    processed: 0,
-    failed: 0,
-    stalled: 0,
-    active: 0,
-    oldestActiveMs: 0,
-    stuckJobMs: 0,
-    sinceTaskBeatMs: 0,
-    taskIntervalMs: 0,
-    loopStuckMs: 0,
-    loopLimitMs: 0,
-    loopWhat: '',
-    longestBlockMs: 0,
-    jobwatchVersion: '0',
-    bullmqVersion: '6',
     ...over,
   };
 }
