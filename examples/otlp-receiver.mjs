@@ -1,7 +1,8 @@
-// A small OTLP/HTTP receiver for traces and metrics: it stands in for a
+// A small OTLP/HTTP receiver for traces, metrics and logs: it stands in for a
 // trace backend in the demo and for a collector in tests. It accepts both
 // OTLP/HTTP encodings (protobuf, the exporters' default, and JSON), gzip or
-// not, and hands out spans and metric points in one normalised shape.
+// not, and hands out spans, metric points and log records in one normalised
+// shape.
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { gunzipSync } from 'node:zlib';
@@ -13,19 +14,25 @@ import { gunzipSync } from 'node:zlib';
  *   status: { code: number, message: string }, resource: Record<string, unknown>, scope: string }} ReceivedSpan
  * @typedef {{ name: string, unit: string, type: 'gauge' | 'sum' | 'histogram', resource: Record<string, unknown>,
  *   points: { attributes: Record<string, unknown>, value: number }[] }} ReceivedMetric
+ * @typedef {{ eventName: string, severityNumber: number, severityText: string, body: unknown,
+ *   attributes: Record<string, unknown>, traceId: string, spanId: string,
+ *   resource: Record<string, unknown>, scope: string }} ReceivedLog
  */
 
 const DECODERS = {
   '/v1/traces': { json: tracesFromJson, protobuf: tracesFromProtobuf },
   '/v1/metrics': { json: metricsFromJson, protobuf: metricsFromProtobuf },
+  '/v1/logs': { json: logsFromJson, protobuf: logsFromProtobuf },
 };
 
 /** Starts the receiver on 127.0.0.1:`port` (0 = any free port). */
-export async function startOtlpReceiver({ port = 0, onSpans } = {}) {
+export async function startOtlpReceiver({ port = 0, onSpans, onLogs } = {}) {
   /** @type {ReceivedSpan[]} */
   const spans = [];
   /** @type {ReceivedMetric[]} */
   const metrics = [];
+  /** @type {ReceivedLog[]} */
+  const logs = [];
   const server = createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -43,7 +50,10 @@ export async function startOtlpReceiver({ port = 0, onSpans } = {}) {
           ? decoder.json(JSON.parse(body.toString('utf8')))
           : decoder.protobuf(body);
         if (req.url === '/v1/metrics') metrics.push(...received);
-        else {
+        else if (req.url === '/v1/logs') {
+          logs.push(...received);
+          onLogs?.(received);
+        } else {
           spans.push(...received);
           onSpans?.(received);
         }
@@ -63,6 +73,7 @@ export async function startOtlpReceiver({ port = 0, onSpans } = {}) {
     url: `http://127.0.0.1:${address.port}`,
     spans,
     metrics,
+    logs,
     close: () => new Promise((resolve) => server.close(() => resolve(undefined))),
   };
 }
@@ -118,6 +129,29 @@ function metricsFromJson(request) {
           value: type === 'histogram' ? Number(p.count) : (p.asDouble ?? Number(p.asInt)),
         }));
         out.push({ name: m.name, unit: m.unit ?? '', type, resource, points });
+      }
+    }
+  }
+  return out;
+}
+
+function logsFromJson(request) {
+  const out = [];
+  for (const rl of request.resourceLogs ?? []) {
+    const resource = jsonAttributes(rl.resource?.attributes);
+    for (const sl of rl.scopeLogs ?? []) {
+      for (const r of sl.logRecords ?? []) {
+        out.push({
+          eventName: r.eventName ?? '',
+          severityNumber: r.severityNumber ?? 0,
+          severityText: r.severityText ?? '',
+          body: r.body ? jsonValue(r.body) : undefined,
+          attributes: jsonAttributes(r.attributes),
+          traceId: r.traceId ?? '',
+          spanId: r.spanId ?? '',
+          resource,
+          scope: sl.scope?.name ?? '',
+        });
       }
     }
   }
@@ -180,6 +214,55 @@ function metricsFromProtobuf(buf) {
   const out = [];
   for (const [f, , rm] of fields(buf)) if (f === 1) out.push(...resourceMetrics(rm));
   return out;
+}
+
+function logsFromProtobuf(buf) {
+  const out = [];
+  for (const [f, , rl] of fields(buf)) if (f === 1) out.push(...resourceLogs(rl));
+  return out;
+}
+
+function resourceLogs(buf) {
+  const resource = {};
+  const out = [];
+  for (const [f, , v] of fields(buf)) {
+    if (f === 1)
+      for (const [rf, , rv] of fields(v)) if (rf === 1) Object.assign(resource, keyValue(rv));
+    if (f === 2) {
+      let scope = '';
+      const records = [];
+      for (const [sf, , sv] of fields(v)) {
+        if (sf === 1) for (const [nf, , nv] of fields(sv)) if (nf === 1) scope = text(nv);
+        if (sf === 2) records.push(sv);
+      }
+      for (const r of records) out.push({ ...logRecord(r), resource, scope });
+    }
+  }
+  return out;
+}
+
+// LogRecord: severity_number 2, severity_text 3, body 5, attributes 6, trace_id 9,
+// span_id 10, event_name 12.
+function logRecord(buf) {
+  const r = {
+    eventName: '',
+    severityNumber: 0,
+    severityText: '',
+    body: undefined,
+    attributes: {},
+    traceId: '',
+    spanId: '',
+  };
+  for (const [f, , v] of fields(buf)) {
+    if (f === 2) r.severityNumber = Number(v);
+    else if (f === 3) r.severityText = text(v);
+    else if (f === 5) r.body = anyValue(v);
+    else if (f === 6) Object.assign(r.attributes, keyValue(v));
+    else if (f === 9) r.traceId = hex(v);
+    else if (f === 10) r.spanId = hex(v);
+    else if (f === 12) r.eventName = text(v);
+  }
+  return r;
 }
 
 function resourceMetrics(buf) {

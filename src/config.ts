@@ -68,8 +68,14 @@ export interface JobwatchConfig {
   captureErrorMessage: boolean;
   /** JOBWATCH_CAPTURE_JOB_DATA: job data (JSON) as bullmq.job.data on send and process spans. */
   captureJobData: boolean;
-  /** JOBWATCH_CAPTURE_MAX_BYTES: longest captured job data or error message. */
+  /** JOBWATCH_CAPTURE_MAX_BYTES: longest captured job data, error message or job log line. */
   captureMaxBytes: number;
+  /** JOBWATCH_CAPTURE_JOB_LOGS: each job.log() line as an event on the attempt's process span. */
+  captureJobLogs: boolean;
+  /** JOBWATCH_LOG_CORRELATION: trace ids (and the job) on the app's pino, winston and bunyan records. */
+  logCorrelation: boolean;
+  /** JOBWATCH_REQUEST_ID_HEADER: an incoming request header whose value travels with the jobs it enqueues (undefined = off). */
+  requestIdHeader: string | undefined;
   /** OTEL_METRICS_EXPORTER, defaulting to prometheus (the SDK's own default is otlp). */
   metricsExporters: MetricsExporterName[];
   /** OTEL_EXPORTER_PROMETHEUS_HOST / _PORT */
@@ -105,6 +111,9 @@ export const DEFAULT_CONFIG: Readonly<JobwatchConfig> = Object.freeze<JobwatchCo
   captureErrorMessage: false,
   captureJobData: false,
   captureMaxBytes: 1024,
+  captureJobLogs: false,
+  logCorrelation: true,
+  requestIdHeader: undefined,
   metricsExporters: ['prometheus'] as MetricsExporterName[],
   prometheusHost: 'localhost',
   prometheusPort: 9464,
@@ -192,6 +201,14 @@ class Reader {
 
   optionalString(name: string): string | undefined {
     return this.raw(name);
+  }
+
+  /** An HTTP header name (RFC 9110 token), lower-cased as Node hands headers over. */
+  headerName(name: string): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/.test(value)) return value.toLowerCase();
+    return this.reject(name, value, 'an HTTP header name, e.g. x-request-id', undefined);
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
@@ -312,6 +329,9 @@ export function parseConfig(env: Env): { config: JobwatchConfig; errors: string[
       1024 * 1024,
       'a whole number of bytes',
     ),
+    captureJobLogs: r.bool('JOBWATCH_CAPTURE_JOB_LOGS', d.captureJobLogs),
+    logCorrelation: r.bool('JOBWATCH_LOG_CORRELATION', d.logCorrelation),
+    requestIdHeader: r.headerName('JOBWATCH_REQUEST_ID_HEADER'),
     metricsExporters: r.listOf(
       'OTEL_METRICS_EXPORTER',
       ['prometheus', 'otlp', 'console', 'none'] as const,

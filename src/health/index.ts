@@ -9,6 +9,7 @@ import type { JobwatchConfig } from '../config.js';
 import type { LifecycleObserver } from '../lifecycle.js';
 import { logInfo } from '../log.js';
 import { effectiveRetentionMs, MIN_ZERO_VISIBLE_MS } from '../registry/liveness.js';
+import { LifecycleEvents, logsExported } from './events.js';
 import { HeartbeatWriter } from './heartbeat.js';
 import { RegistryView } from './view/view.js';
 import { setTaskHost } from './watch.js';
@@ -51,6 +52,8 @@ export function createHealth(config: JobwatchConfig, options: HealthOptions = {}
     intervalMs: config.heartbeatIntervalMs,
     monitor: options.monitor ?? false,
   });
+  // State changes as log records, from the fleet view's holder, when logs go anywhere.
+  const events = logsExported() ? new LifecycleEvents(view, config.heartbeatIntervalMs) : undefined;
   return {
     backends,
     writer,
@@ -58,6 +61,7 @@ export function createHealth(config: JobwatchConfig, options: HealthOptions = {}
     start() {
       writer.start();
       view.start();
+      events?.start();
       setTaskHost({
         defaultIntervalMs: config.heartbeatIntervalMs,
         addTask: (task) => writer.addTask(task),
@@ -66,6 +70,7 @@ export function createHealth(config: JobwatchConfig, options: HealthOptions = {}
     },
     async stop(reason) {
       setTaskHost(undefined);
+      events?.close();
       await writer.stopAll(reason);
       writer.close();
       await view.close();

@@ -36,6 +36,7 @@ import type { Instrumentation, InstrumentationConfig } from '@opentelemetry/inst
 import { guard } from '../log.js';
 import { core } from '../otel-sdk.js';
 import { VERSION } from '../version.js';
+import { REQUEST_ID, requestIdOf, withRequestId } from './request-id.js';
 import {
   CLIENT_ADDRESS,
   ERROR_TYPE,
@@ -67,6 +68,9 @@ interface UndiciRequest {
 type Listener = (message: any) => void;
 
 export class HttpTracing implements Instrumentation {
+  /** `requestIdHeader`: an incoming header whose value travels on as baggage (request-id.ts). */
+  constructor(private readonly requestIdHeader?: string) {}
+
   readonly instrumentationName = NAME;
   readonly instrumentationVersion = VERSION;
   private tracer = trace.getTracer(NAME, VERSION);
@@ -120,13 +124,13 @@ export class HttpTracing implements Instrumentation {
     const { request, response, server } = message;
     if (isUntraced(server)) return;
     this.runHandlersInContext(server);
-    const parent = propagation.extract(ROOT_CONTEXT, request.headers);
+    const extracted = propagation.extract(ROOT_CONTEXT, request.headers);
+    const parent = withRequestId(extracted, request.headers, this.requestIdHeader);
     const method = normalizedMethod(request.method);
-    const span = this.tracer.startSpan(
-      method,
-      { kind: SpanKind.SERVER, attributes: serverAttributes(request, method) },
-      parent,
-    );
+    const attributes = serverAttributes(request, method);
+    const requestId = requestIdOf(parent);
+    if (requestId !== undefined) attributes[REQUEST_ID] = requestId;
+    const span = this.tracer.startSpan(method, { kind: SpanKind.SERVER, attributes }, parent);
     this.serverContexts.set(request, trace.setSpan(parent, span));
     response.once('close', () => {
       const status = response.statusCode;

@@ -11,8 +11,10 @@ export interface CaptureSettings {
   readonly captureErrorMessage: boolean;
   /** Job data as bullmq.job.data (JSON) on send, create and process spans. */
   readonly captureJobData: boolean;
-  /** Longest captured job data or error message, in UTF-8 bytes. */
+  /** Longest captured job data, error message or job log line, in UTF-8 bytes. */
   readonly captureMaxBytes: number;
+  /** job.log() lines as events on the attempt's process span. */
+  readonly captureJobLogs: boolean;
 }
 
 /** `text` cut to at most `maxBytes` bytes of UTF-8, never inside a character. */

@@ -24,8 +24,10 @@ import {
   SpanKind,
   trace,
 } from '@opentelemetry/api';
+import { REQUEST_ID, requestIdOf } from '../http/request-id.js';
 import type { AttemptOutcome, JobLike, WorkerLike } from '../lifecycle.js';
 import { guard, ignoreInternalError, warnRateLimited } from '../log.js';
+import { JOB_CONTEXT } from '../logs/job-context.js';
 import { core } from '../otel-sdk.js';
 import { errorType, processAttributes, spanName } from './attributes.js';
 import { deferredFailureOf, legacyTelemetryMetadataOf } from './bullmq-versions.js';
@@ -155,8 +157,13 @@ function startSpan(host: Host, state: WorkerState, job: WorkerJob, attempt: Atte
     base,
   );
   if (host.captureJobData && span.isRecording()) setJobData(span, host, job.data);
+  const requestId = requestIdOf(base); // baggage from the request that enqueued it
+  if (requestId !== undefined) span.setAttribute(REQUEST_ID, requestId);
   attempt.span = span;
-  attempt.processorContext = trace.setSpan(base, span).setValue(CHAIN_DEPTH, link ? 1 : depth);
+  attempt.processorContext = trace
+    .setSpan(base, span)
+    .setValue(CHAIN_DEPTH, link ? 1 : depth)
+    .setValue(JOB_CONTEXT, job); // for the app's log records (src/logs)
 }
 
 /** The producer's context (and baggage) from the job's metadata; malformed metadata means none. */

@@ -14,6 +14,7 @@
 //   Worker.waitForJob / moveToActive / delay,  what the fetch loop awaits, for the hang rule
 //     Job.moveToCompleted / moveToFailed       (fetch-loop.ts)
 //   Worker/Queue/QueueEvents.emit              ...but the app's listeners run unsuppressed (listeners.ts)
+//   Job.log                                    a line as an event on the attempt's span (opt-in)
 //   Job.asJSONSandbox, ChildProcessor.start    a sandboxed processor's spans join the process span
 //     and .waitForCurrentJobAndExit            (see sandbox.ts)
 //   QueueBase.createBackend (6) / createScripts, setScripts or waitUntilReady (5),
@@ -48,6 +49,7 @@ import { wrapDelay, wrapJobMove, wrapMoveToActive, wrapWaitForJob } from './fetc
 import { wrapFlowAdd, wrapFlowAddBulk } from './flows.js';
 import { wrapClose } from './flush-on-close.js';
 import { type Host, internalContext } from './host.js';
+import { wrapJobLog } from './job-log.js';
 import { wrapEmit } from './listeners.js';
 import { Observers } from './observers.js';
 import { wrapAdd, wrapAddBulk, wrapUpsertJobScheduler } from './producer.js';
@@ -169,6 +171,10 @@ export class BullMQInstrumentation
     return this._config.captureMaxBytes ?? DEFAULT_CONFIG.captureMaxBytes;
   }
 
+  get captureJobLogs(): boolean {
+    return this._config.captureJobLogs === true;
+  }
+
   protected init() {
     return [this.supportedDefinition(), this.unsupportedDefinition()];
   }
@@ -239,6 +245,7 @@ export class BullMQInstrumentation
       [exports.QueueEvents?.prototype, 'emit', wrapEmit(this, jobTraceContextOf)],
       [queue, 'emit', wrapEmit(this, jobTraceContextOf)],
       [exports.Job?.prototype, 'asJSONSandbox', wrapAsJSONSandbox(processorContextOf)],
+      [exports.Job?.prototype, 'log', wrapJobLog(this)],
       [exports.QueueEvents?.prototype, 'run', this.wrapSuppressed()],
       [exports.RedisConnection?.prototype, 'init', this.wrapSuppressed()],
       // BullMQ 6 creates the connection here; BullMQ 5 only its scripts (announcing is what counts there).

@@ -28,6 +28,11 @@ export const BULLMQ_JOB_OUTCOME = 'bullmq.job.outcome';
 export const BULLMQ_WORKER_NAME = 'bullmq.worker.name';
 /** The job's data as JSON, truncated; only with captureJobData (off by default). */
 export const BULLMQ_JOB_DATA = 'bullmq.job.data';
+/** A job.log() line, an event on the attempt's span; only with captureJobLogs (off by default). */
+export const BULLMQ_JOB_LOG_EVENT = 'bullmq.job.log';
+export const BULLMQ_JOB_LOG_MESSAGE = 'bullmq.job.log.message';
+/** On a process span: job.log() lines past the per-attempt bound, not recorded. */
+export const BULLMQ_JOB_LOG_DROPPED = 'bullmq.job.log.dropped';
 
 export const SYSTEM_BULLMQ = 'bullmq';
 export const OP_SEND = 'send';

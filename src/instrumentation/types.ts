@@ -23,6 +23,8 @@ export interface BullMQInstrumentationConfig extends InstrumentationConfig {
   captureErrorMessage?: boolean;
   /** Record job data (JSON) as bullmq.job.data on send, create and process spans. Default false. */
   captureJobData?: boolean;
-  /** Longest captured job data or error message, in UTF-8 bytes. Default 1024. */
+  /** Longest captured job data, error message or job log line, in UTF-8 bytes. Default 1024. */
   captureMaxBytes?: number;
+  /** Record job.log() lines as events on the attempt's process span. Default false. */
+  captureJobLogs?: boolean;
 }

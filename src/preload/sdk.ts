@@ -9,6 +9,7 @@ import type { JobwatchConfig } from '../config.js';
 import type { HealthOptions } from '../health/index.js';
 import { HttpTracing } from '../http/http-tracing.js';
 import { BullMQInstrumentation } from '../instrumentation/instrumentation.js';
+import { LogCorrelation } from '../logs/log-instrumentation.js';
 import { createMetricReaders } from '../metrics/index.js';
 import { SeriesProducer } from '../metrics/series-producer.js';
 import { core, otelInstrumentation } from '../otel-sdk.js';
@@ -32,17 +33,19 @@ export function startJobwatch(config: JobwatchConfig, health: HealthOptions = {}
     captureErrorMessage: config.captureErrorMessage,
     captureJobData: config.captureJobData,
     captureMaxBytes: config.captureMaxBytes,
+    captureJobLogs: config.captureJobLogs,
   });
   const shutdown = new Shutdown(SHUTDOWN_TIMEOUT_MS);
   const sandbox = inSandbox();
   const instrumentations: Instrumentation[] = [instrumentation];
+  if (config.logCorrelation) instrumentations.push(new LogCorrelation());
   let series: SeriesProducer | undefined;
   if (otelAlreadyStarted()) {
-    joinExistingSdk(instrumentation);
+    joinExistingSdk(instrumentations);
   } else {
     series = new SeriesProducer();
     const readers = sandbox ? [] : createMetricReaders(config, [series]);
-    instrumentations.unshift(new HttpTracing());
+    instrumentations.unshift(new HttpTracing(config.requestIdHeader));
     startOwnSdk(instrumentations, readers, shutdown);
   }
   registerEsmHooks(hookedModules(instrumentations));
@@ -67,11 +70,11 @@ function hookedModules(instrumentations: Instrumentation[]): string[] {
   );
 }
 
-function joinExistingSdk(instrumentation: Instrumentation): void {
+function joinExistingSdk(instrumentations: Instrumentation[]): void {
   // The app's SDK keeps its providers, exporters and HTTP instrumentation;
-  // jobwatch only adds BullMQ's, on the global providers.
+  // jobwatch only adds BullMQ's (and the log correlation), on the global providers.
   otelInstrumentation.registerInstrumentations({
-    instrumentations: [instrumentation],
+    instrumentations,
     tracerProvider: trace.getTracerProvider(),
     meterProvider: metrics.getMeterProvider(),
   });

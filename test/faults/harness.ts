@@ -8,7 +8,6 @@ import { createServer, type Server } from 'node:http';
 import { Job, type JobsOptions, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, expect } from 'vitest';
-// @ts-expect-error: plain ESM JavaScript shared with the demo, no type declarations
 import { startOtlpReceiver } from '../../examples/otlp-receiver.mjs';
 import { instanceKeyPrefix, leaseKey } from '../../src/backends/redis/keys.js';
 import { BULLMQ_PATH } from '../helpers/bullmq-majors.js';

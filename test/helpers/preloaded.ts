@@ -3,7 +3,6 @@
 // that makes an app export to it quickly, and the receiver's span shape.
 import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-// @ts-expect-error: plain ESM JavaScript shared with the demo, no type declarations
 import { startOtlpReceiver } from '../../examples/otlp-receiver.mjs';
 import { scrape } from '../metrics/scrape.js';
 import { killAll, type NodeProcess } from './node-process.js';
