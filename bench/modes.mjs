@@ -108,6 +108,53 @@ export const MODES = [
     traced: false,
     metrics: 'none',
   },
+  // Log correlation: one pino line per job (to /dev/null) in the processor, plain
+  // and with jobwatch, with and without the correlation fields on the line.
+  {
+    id: 'plain6-pino',
+    label: 'plain BullMQ 6, a pino line per job',
+    baseline: 'plain6-pino',
+    bullmq: 'bullmq',
+    preload: [],
+    env: () => ({ BENCH_PINO: '1' }),
+    telemetryOption: 'none',
+    traced: false,
+    metrics: 'none',
+  },
+  {
+    id: 'jobwatch-pino',
+    label: 'jobwatch, everything on, a pino line per job with its trace (log correlation)',
+    baseline: 'plain6-pino',
+    bullmq: 'bullmq',
+    preload: [TELEMETRY, JOBWATCH],
+    env: (ports) => ({
+      BENCH_TRACES: '1',
+      BENCH_METRICS: '1',
+      BENCH_PINO: '1',
+      ...jobwatchEnv(ports),
+    }),
+    telemetryOption: 'none',
+    traced: true,
+    metrics: 'reader',
+  },
+  {
+    id: 'jobwatch-pino-uncorrelated',
+    label:
+      'jobwatch, everything on, a pino line per job without its trace (JOBWATCH_LOG_CORRELATION=false)',
+    baseline: 'plain6-pino',
+    bullmq: 'bullmq',
+    preload: [TELEMETRY, JOBWATCH],
+    env: (ports) => ({
+      BENCH_TRACES: '1',
+      BENCH_METRICS: '1',
+      BENCH_PINO: '1',
+      JOBWATCH_LOG_CORRELATION: 'false',
+      ...jobwatchEnv(ports),
+    }),
+    telemetryOption: 'none',
+    traced: true,
+    metrics: 'reader',
+  },
   {
     id: 'plain5',
     label: 'plain BullMQ 5',

@@ -20,6 +20,21 @@ import { quantile } from './stats.mjs';
 
 const QUEUES = { throughput: 'bench-throughput', add: 'bench-add', pickup: 'bench-pickup' };
 const noop = async () => {};
+
+/**
+ * With BENCH_PINO (the `*-pino` modes) the processor writes one pino line per
+ * job to /dev/null, as an app that logs each job does: what log correlation
+ * adds to that line is what those modes measure.
+ */
+const processor = env.BENCH_PINO ? await loggingProcessor() : noop;
+
+async function loggingProcessor() {
+  const { default: pino } = await import('pino');
+  const logger = pino(pino.destination({ dest: '/dev/null', sync: true }));
+  return async (job) => {
+    logger.info({ job: job.id }, 'processed');
+  };
+}
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 
 /**
@@ -43,7 +58,7 @@ const jobOf = env.BENCH_JOB_METADATA
 /** addBulk `plan.jobs` no-op jobs while a Worker with `plan.concurrency` consumes them. */
 async function throughput(extra, stats) {
   const queue = new bullmq.Queue(QUEUES.throughput, { connection, ...extra });
-  const worker = new bullmq.Worker(QUEUES.throughput, noop, {
+  const worker = new bullmq.Worker(QUEUES.throughput, processor, {
     connection,
     concurrency: plan.concurrency,
     removeOnComplete: { count: 1000 },

@@ -1,11 +1,12 @@
 // `npm run demo`: the demo API and worker, each started with only the jobwatch
 // preload, some traffic, and the whole story of a crash: the trace of a request,
-// the worker's metrics, then a SIGKILL of the worker, the BackgroundWorkerDown page
-// as a real Alertmanager delivered it (from a real Prometheus running the shipped
-// rules), the restart and the resolved notification. Then orders until Ctrl-C.
+// the worker's metrics, then a SIGKILL of the worker, its death as a log record
+// from the process that saw it, the BackgroundWorkerDown page as a real
+// Alertmanager delivered it (from a real Prometheus running the shipped rules),
+// the restart and the resolved notification. Then orders until Ctrl-C.
 //
 //   REDIS_URL                    use this Redis (default: start redis-server from PATH on a free port)
-//   OTEL_EXPORTER_OTLP_ENDPOINT  send traces there (default: a built-in receiver that prints them)
+//   OTEL_EXPORTER_OTLP_ENDPOINT  send traces and logs there (default: a built-in receiver that prints them)
 //   --no-kill                    leave the worker running (no SIGKILL, no page)
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -29,7 +30,9 @@ let worker;
 
 async function main() {
   const redisUrl = process.env.REDIS_URL ?? (await startRedis());
-  const receiver = process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? undefined : await startOtlpReceiver();
+  const receiver = process.env.OTEL_EXPORTER_OTLP_ENDPOINT
+    ? undefined
+    : await startOtlpReceiver({ onLogs: printEvents });
   cleanups.push(() => receiver?.close());
   const otlpEndpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? receiver.url;
   const [apiPort, apiMetrics, workerMetrics, workerHealth, prometheusPort, alertmanagerPort] =
@@ -38,6 +41,8 @@ async function main() {
   const common = {
     REDIS_URL: redisUrl,
     OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
+    // The fleet view's holder sends each worker's lifecycle events as log records.
+    OTEL_LOGS_EXPORTER: 'otlp',
     JOBWATCH_HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_MS),
   };
   start('api', ['--require', 'jobwatch/register', join(here, 'api.cjs')], {
@@ -77,7 +82,7 @@ async function main() {
   console.log(`
 demo: redis            ${redisUrl}
 demo: API              http://127.0.0.1:${apiPort}/orders   (POST to enqueue an order)
-demo: traces (OTLP)    ${otlpEndpoint}${receiver ? '   (built-in receiver, printed below)' : ''}
+demo: traces, events   ${otlpEndpoint}${receiver ? '   (built-in OTLP receiver: the first trace and every worker event printed below)' : ''}
 demo: API metrics      http://127.0.0.1:${apiMetrics}/metrics
 demo: worker metrics   http://127.0.0.1:${workerMetrics}/metrics
 demo: worker health    http://127.0.0.1:${workerHealth}/health/queues
@@ -107,6 +112,14 @@ demo: Alertmanager     ${alerting.alertmanagerUrl}   (alerts/alertmanager.yml, r
   }
   console.log('demo: still sending an order every second; Ctrl-C to stop');
   await new Promise(() => {}); // until SIGINT
+}
+
+/** Prints jobwatch's worker lifecycle events (log records) as the receiver gets them. */
+function printEvents(records) {
+  for (const r of records) {
+    if (!r.eventName.startsWith('bullmq.worker.')) continue;
+    console.log(`event: ${r.eventName} (from ${r.resource['service.name']}): ${r.body}`);
+  }
 }
 
 /** SIGKILLs the worker, waits for the page, restarts it and waits for the resolution. */

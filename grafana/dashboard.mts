@@ -49,6 +49,8 @@ import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 
 const RUNBOOK = 'https://github.com/jobwatch/jobwatch/blob/main/docs/runbook.md';
+/** The stack's logs store (docker-compose.yml, service victorialogs), as a browser reaches it. */
+const LOGS_UI = 'http://localhost:9428';
 const prometheus: DataSourceRef = { type: 'prometheus', uid: '${datasource}' };
 
 // What identifies a worker and a queue (as in the alert rules): the registry it
@@ -145,6 +147,21 @@ const traceLink = new DashboardLinkBuilder(
   )
   .targetBlank(true);
 
+/**
+ * Opens the worker's lifecycle events (started, hung, dead, stopped, … as the
+ * fleet view recorded them) in the stack's logs store, VictoriaLogs' own UI.
+ */
+const eventsLink = new DashboardLinkBuilder(
+  'Lifecycle events of ${__field.labels.bullmq_worker_name} (queue ${__field.labels.messaging_destination_name})',
+)
+  .type(DashboardLinkType.Link)
+  .url(
+    `${LOGS_UI}/select/vmui/#/?query=${encodeURIComponent('bullmq.worker.name:"WORKER" AND messaging.destination.name:"QUEUE"')}`
+      .replace('WORKER', '${__field.labels.bullmq_worker_name:percentencode}')
+      .replace('QUEUE', '${__field.labels.messaging_destination_name:percentencode}'),
+  )
+  .targetBlank(true);
+
 interface Graph {
   id: number;
   title: string;
@@ -231,7 +248,7 @@ function workerStatus() {
     .id(2)
     .title('Worker status')
     .description(
-      'The state of each worker (bullmq_worker_state, the best of its instances): RUNNING, PAUSED (worker.pause(): alive, not taking jobs), HUNG (alive but making no progress: a stuck job or a wedged fetch loop), DEAD (its heartbeats stopped: killed, crashed, frozen), STOPPED (worker.close(): planned, never pages). worker_status is 1 for RUNNING and PAUSED. A gap means no jobwatch process reports the worker any more (BackgroundWorkerDown counts that as down unless it last said STOPPED). Alerts: BackgroundWorkerDown (HUNG or DEAD, or gone); with Worker instances by state, BackgroundWorkerInstancesDown. Click a worker for its traces (in the service chosen as Trace service).',
+      'The state of each worker (bullmq_worker_state, the best of its instances): RUNNING, PAUSED (worker.pause(): alive, not taking jobs), HUNG (alive but making no progress: a stuck job or a wedged fetch loop), DEAD (its heartbeats stopped: killed, crashed, frozen), STOPPED (worker.close(): planned, never pages). worker_status is 1 for RUNNING and PAUSED. A gap means no jobwatch process reports the worker any more (BackgroundWorkerDown counts that as down unless it last said STOPPED). Alerts: BackgroundWorkerDown (HUNG or DEAD, or gone); with Worker instances by state, BackgroundWorkerInstancesDown. Click a worker for its traces (in the service chosen as Trace service), or for its lifecycle events (started, hung, dead, stopped, with the reason) in the stack’s logs store.',
     )
     .datasource(prometheus)
     .gridPos(at(6, 0, 18, 6))
@@ -254,7 +271,7 @@ function workerStatus() {
         .mode(ThresholdsMode.Absolute)
         .steps([{ value: null, color: 'green' }]),
     )
-    .dataLinks([traceLink])
+    .dataLinks([traceLink, eventsLink])
     .showValue(VisibilityMode.Auto)
     .mergeValues(true)
     .rowHeight(0.8)

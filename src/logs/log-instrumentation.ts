@@ -114,16 +114,19 @@ export class LogCorrelation extends InstrumentationBase {
  * a mixin; child loggers inherit it.
  */
 function withPinoMixin(exports: any): any {
-  if (isNamespace(exports)) {
-    const factory = correlatedFactory(exports.default);
-    exports.default = factory;
-    exports.pino = factory;
-    return exports;
-  }
-  const factory = correlatedFactory(exports);
-  for (const key of Object.keys(exports)) (factory as any)[key] = exports[key];
-  (factory as any).default = factory;
-  (factory as any).pino = factory;
+  if (!isNamespace(exports)) return correlatedPino(exports);
+  const factory = correlatedPino(exports.default);
+  exports.default = factory;
+  exports.pino = factory;
+  return exports;
+}
+
+/** The factory, wrapped, with the module's API (pino.destination, …) on it as on the original. */
+function correlatedPino(original: any): Method {
+  const factory = correlatedFactory(original) as any;
+  for (const key of Object.keys(original)) factory[key] = original[key];
+  factory.default = factory;
+  factory.pino = factory;
   return factory;
 }
 

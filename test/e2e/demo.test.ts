@@ -19,6 +19,10 @@ const steps: [string, RegExp][] = [
   ],
   ['the SIGKILL', /demo: SIGKILL → worker \(pid \d+\)/],
   [
+    'the death, as a log record from the process that saw it',
+    /event: bullmq\.worker\.dead \(from demo-api\): worker orders \(queue orders\) instance \S+ on \S+ pid \d+ is dead: no heartbeat for/,
+  ],
+  [
     'the page as Alertmanager delivered it',
     /alert: \[page\] FIRING BackgroundWorkerDown \(critical\) \{bullmq_worker_name="orders", jobwatch_registry="redis:\/\/127\.0\.0\.1:\d+\/0#bull", messaging_destination_name="orders"\}: BullMQ worker orders on queue orders is down\.\nalert: {5}runbook: \S+#backgroundworkerdown/,
   ],

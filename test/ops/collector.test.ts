@@ -21,6 +21,21 @@ const pipelines = Object.entries(collector.service.pipelines) as [
 ][];
 
 describe('collector/otel-collector.yaml', () => {
+  it('routes logs (the worker lifecycle events) to the stack’s logs store, on its OTLP intake', () => {
+    const [logs] = pipelines.filter(([name]) => name === 'logs');
+    expect(logs![1].receivers).toEqual(['otlp']);
+    const [exporter] = logs![1].exporters;
+    const url = new URL(collector.exporters[exporter!].logs_endpoint);
+    expect(compose.services[url.hostname], url.hostname).toBeDefined();
+    expect(url.pathname).toBe('/insert/opentelemetry/v1/logs'); // VictoriaLogs' OTLP path
+    const store = compose.services[url.hostname];
+    expect(store.image).toMatch(/^victoriametrics\/victoria-logs:v\d+\.\d+\.\d+$/); // Apache-2.0
+    expect(publishedPorts(url.hostname)).toContain(Number(url.port));
+    expect(compose.services['otel-collector'].depends_on).toHaveProperty(url.hostname);
+    // The process holding the fleet view sends its events: the demo API.
+    expect(compose.services['demo-api'].environment.OTEL_LOGS_EXPORTER).toBe('otlp');
+  });
+
   it('defines every component a pipeline uses, and uses every one it defines', () => {
     for (const kind of ['receivers', 'processors', 'exporters'] as const) {
       const defined = Object.keys(collector[kind] ?? {});
@@ -31,8 +46,8 @@ describe('collector/otel-collector.yaml', () => {
     expect(collector.service.extensions.sort()).toEqual(Object.keys(collector.extensions).sort());
   });
 
-  it('has a traces and a metrics pipeline, memory_limiter first, then batch', () => {
-    expect(pipelines.map(([name]) => name).sort()).toEqual(['metrics', 'traces']);
+  it('has a traces, a metrics and a logs pipeline, memory_limiter first, then batch', () => {
+    expect(pipelines.map(([name]) => name).sort()).toEqual(['logs', 'metrics', 'traces']);
     for (const [name, p] of pipelines) {
       expect(p.processors[0], name).toBe('memory_limiter');
       expect(p.processors.indexOf('batch'), name).toBeGreaterThan(0);
@@ -50,7 +65,7 @@ describe('collector/otel-collector.yaml', () => {
     // Renamed to otlp_grpc / otlp_http (0.144) and prometheus_remote_write; `logging` is gone.
     for (const old of ['otlp', 'otlphttp', 'logging', 'prometheusremotewrite'])
       expect(types).not.toContain(old);
-    expect(types.sort()).toEqual(['otlp_grpc', 'prometheus']);
+    expect(types.sort()).toEqual(['otlp_grpc', 'otlp_http', 'prometheus']);
   });
 
   it('keeps Prometheus names identical to the pull path, and drops dead workers quickly', () => {

@@ -62,6 +62,7 @@ describe('docker-compose.yml', () => {
         'otel-collector',
         'prometheus',
         'redis',
+        'victorialogs',
       ].sort(),
     );
   });

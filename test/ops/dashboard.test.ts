@@ -121,6 +121,19 @@ describe('grafana/dashboards/jobwatch.json', () => {
     }
   });
 
+  it('links a worker on the state timeline to its lifecycle events in the stack’s logs store', () => {
+    const links = titled('Worker status').fieldConfig.defaults.links as {
+      title: string;
+      url: string;
+    }[];
+    const events = links.find((l) => l.title.startsWith('Lifecycle events'));
+    expect(events?.url).toMatch(/^http:\/\/localhost:9428\/select\/vmui\//);
+    expect(decodeURIComponent(events!.url)).toContain(
+      'bullmq.worker.name:"${__field.labels.bullmq_worker_name:percentencode}"',
+    );
+    expect(compose.services.victorialogs.ports).toContain('9428:9428');
+  });
+
   it('links the worker panels to traces in the provisioned trace datasource', () => {
     for (const title of ['Worker status', 'Failure ratio', 'Oldest active job']) {
       const links = titled(title).fieldConfig.defaults.links as { url: string }[];
