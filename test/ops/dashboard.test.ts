@@ -128,9 +128,8 @@ describe('grafana/dashboards/jobwatch.json', () => {
     }[];
     const events = links.find((l) => l.title.startsWith('Lifecycle events'));
     expect(events?.url).toMatch(/^http:\/\/localhost:9428\/select\/vmui\//);
-    expect(decodeURIComponent(events!.url)).toContain(
-      'bullmq.worker.name:"${__field.labels.bullmq_worker_name:percentencode}"',
-    );
+    const worker = ['$', '{__field.labels.bullmq_worker_name:percentencode}'].join(''); // Grafana's syntax
+    expect(decodeURIComponent(events!.url)).toContain(`bullmq.worker.name:"${worker}"`);
     expect(compose.services.victorialogs.ports).toContain('9428:9428');
   });
 
