@@ -90,6 +90,23 @@ describe.each(['pino', 'winston', 'bunyan'])('%s', (logger) => {
   });
 });
 
+it('adds nothing with JOBWATCH_LOG_CORRELATION=false, and leaves the app’s records as they were', async () => {
+  const queue = 'logs-off';
+  const app = spawnNode(
+    ['--require', 'jobwatch/register', 'test/logs/fixtures/logging-app.cjs'],
+    env(queue, { LOGGER: 'pino', JOBWATCH_LOG_CORRELATION: 'false' }),
+  );
+  const port = await waitFor(() => /ready (\d+)/.exec(app.stderr)?.[1], { what: 'the app' });
+  await fetch(`http://127.0.0.1:${port}/enqueue`, { method: 'POST' });
+  await waitFor(() => receiver.spans.find((s) => s.name === `process ${queue}`), {
+    what: 'the process span (traces still on)',
+  });
+  const line = await waitFor(() => records(app.stdout).find((r) => r.step === 'processing'), {
+    what: 'the line',
+  });
+  expect(Object.keys(line).sort()).toEqual(['hostname', 'level', 'msg', 'pid', 'step', 'time']);
+});
+
 it('pino in an ES module app (--import) gets the same fields', async () => {
   const queue = 'logs-pino-esm';
   const app = spawnNode(
