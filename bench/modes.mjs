@@ -1,7 +1,9 @@
 // The benchmark's modes. Each runs in its own fresh node process; a mode
 // decides how that process is started and which workload it runs: the
-// standard one (workload.mjs), the API-style one (api-workload.mjs) or the
-// SDK floor (floor-workload.mjs, no BullMQ).
+// standard one (workload.mjs), the API-style one (api-workload.mjs), jobs at a
+// fixed rate (rate-workload.mjs) or the SDK floor (floor-workload.mjs, no BullMQ).
+// Traced modes export their spans over real OTLP/HTTP to the benchmark's
+// receiver (receiver.mjs) unless a mode says otherwise.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,8 +24,11 @@ const BULLMQ5 = here('../test/versions/5.81.5/node_modules/bullmq');
  * @property {(ports: {metrics: number, health: number}) => Record<string, string>} env
  * @property {'none'|'bullmq-otel'} telemetryOption what the workload passes as Queue/Worker `telemetry`
  * @property {boolean} traced   whether the mode must produce spans
+ * @property {'otlp'|'otlp-json'|'none'} [export] where its spans go: real OTLP/HTTP (protobuf, or
+ *   JSON) to the benchmark's receiver through a default BatchSpanProcessor, or nowhere (counted
+ *   and dropped: the "no export" rows); default 'none'
  * @property {'none'|'reader'|'prometheus'} metrics where the mode's metrics are read back from
- * @property {'standard'|'api'|'floor'} [workload] what the process runs (default 'standard')
+ * @property {'standard'|'api'|'rate'|'floor'} [workload] what the process runs (default 'standard')
  */
 
 /** @type {Mode[]} */
@@ -51,22 +56,25 @@ export const MODES = [
     env: (ports) => ({ BENCH_TRACES: '1', BENCH_METRICS: '1', ...jobwatchEnv(ports) }),
     telemetryOption: 'none',
     traced: true,
+    export: 'otlp',
     metrics: 'reader',
   },
   {
-    id: 'jobwatch-bulk-send',
-    label: 'jobwatch, everything on, no per-job create spans (JOBWATCH_BULK_CREATE_SPANS=false)',
+    id: 'jobwatch-bulk-create',
+    label:
+      'jobwatch, everything on, a create span per bulk-added job (JOBWATCH_BULK_CREATE_SPANS=true)',
     baseline: 'plain6',
     bullmq: 'bullmq',
     preload: [TELEMETRY, JOBWATCH],
     env: (ports) => ({
       BENCH_TRACES: '1',
       BENCH_METRICS: '1',
-      JOBWATCH_BULK_CREATE_SPANS: 'false',
+      JOBWATCH_BULK_CREATE_SPANS: 'true',
       ...jobwatchEnv(ports),
     }),
     telemetryOption: 'none',
     traced: true,
+    export: 'otlp',
     metrics: 'reader',
   },
   {
@@ -92,6 +100,57 @@ export const MODES = [
     env: () => ({ BENCH_TRACES: '1', BENCH_METRICS: '1' }),
     telemetryOption: 'bullmq-otel',
     traced: true,
+    export: 'otlp',
+    metrics: 'reader',
+  },
+  // The same two, exporting OTLP/HTTP JSON instead of protobuf, and exporting nothing
+  // (spans counted and dropped): what the exporter itself costs each.
+  {
+    id: 'jobwatch-json',
+    label: 'jobwatch, everything on, OTLP/HTTP JSON',
+    baseline: 'plain6',
+    bullmq: 'bullmq',
+    preload: [TELEMETRY, JOBWATCH],
+    env: (ports) => ({ BENCH_TRACES: '1', BENCH_METRICS: '1', ...jobwatchEnv(ports) }),
+    telemetryOption: 'none',
+    traced: true,
+    export: 'otlp-json',
+    metrics: 'reader',
+  },
+  {
+    id: 'bullmq-otel-json',
+    label: 'bullmq-otel, OTLP/HTTP JSON',
+    baseline: 'plain6',
+    bullmq: 'bullmq',
+    preload: [TELEMETRY],
+    env: () => ({ BENCH_TRACES: '1', BENCH_METRICS: '1' }),
+    telemetryOption: 'bullmq-otel',
+    traced: true,
+    export: 'otlp-json',
+    metrics: 'reader',
+  },
+  {
+    id: 'jobwatch-noexport',
+    label: 'jobwatch, everything on, no export (spans counted and dropped)',
+    baseline: 'plain6',
+    bullmq: 'bullmq',
+    preload: [TELEMETRY, JOBWATCH],
+    env: (ports) => ({ BENCH_TRACES: '1', BENCH_METRICS: '1', ...jobwatchEnv(ports) }),
+    telemetryOption: 'none',
+    traced: true,
+    export: 'none',
+    metrics: 'reader',
+  },
+  {
+    id: 'bullmq-otel-noexport',
+    label: 'bullmq-otel, no export (spans counted and dropped)',
+    baseline: 'plain6',
+    bullmq: 'bullmq',
+    preload: [TELEMETRY],
+    env: () => ({ BENCH_TRACES: '1', BENCH_METRICS: '1' }),
+    telemetryOption: 'bullmq-otel',
+    traced: true,
+    export: 'none',
     metrics: 'reader',
   },
   {
@@ -135,6 +194,7 @@ export const MODES = [
     }),
     telemetryOption: 'none',
     traced: true,
+    export: 'otlp',
     metrics: 'reader',
   },
   {
@@ -153,6 +213,7 @@ export const MODES = [
     }),
     telemetryOption: 'none',
     traced: true,
+    export: 'otlp',
     metrics: 'reader',
   },
   {
@@ -175,6 +236,7 @@ export const MODES = [
     env: () => ({ BENCH_TRACES: '1', BENCH_INSTRUMENT: 'appsignal' }),
     telemetryOption: 'none',
     traced: true,
+    export: 'otlp',
     metrics: 'none',
   },
   {
@@ -198,8 +260,62 @@ export const MODES = [
     env: (ports) => ({ BENCH_TRACES: '1', BENCH_METRICS: '1', ...jobwatchEnv(ports) }),
     telemetryOption: 'none',
     traced: true,
+    export: 'otlp',
     metrics: 'reader',
     workload: 'api',
+  },
+  {
+    id: 'bullmq-otel-api',
+    label: 'API-style: bullmq-otel',
+    baseline: 'plain6-api',
+    bullmq: 'bullmq',
+    preload: [TELEMETRY],
+    env: () => ({ BENCH_TRACES: '1', BENCH_METRICS: '1' }),
+    telemetryOption: 'bullmq-otel',
+    traced: true,
+    export: 'otlp',
+    metrics: 'reader',
+    workload: 'api',
+  },
+  // Fixed rate (rate-workload.mjs): jobs arrive at plan.rate per second whatever the
+  // telemetry costs; what differs is node CPU per job and the pickup latency.
+  {
+    id: 'plain6-rate',
+    label: 'fixed rate: plain BullMQ 6',
+    baseline: 'plain6-rate',
+    bullmq: 'bullmq',
+    preload: [],
+    env: () => ({}),
+    telemetryOption: 'none',
+    traced: false,
+    metrics: 'none',
+    workload: 'rate',
+  },
+  {
+    id: 'jobwatch-rate',
+    label: 'fixed rate: jobwatch, everything on',
+    baseline: 'plain6-rate',
+    bullmq: 'bullmq',
+    preload: [TELEMETRY, JOBWATCH],
+    env: (ports) => ({ BENCH_TRACES: '1', BENCH_METRICS: '1', ...jobwatchEnv(ports) }),
+    telemetryOption: 'none',
+    traced: true,
+    export: 'otlp',
+    metrics: 'reader',
+    workload: 'rate',
+  },
+  {
+    id: 'bullmq-otel-rate',
+    label: 'fixed rate: bullmq-otel',
+    baseline: 'plain6-rate',
+    bullmq: 'bullmq',
+    preload: [TELEMETRY],
+    env: () => ({ BENCH_TRACES: '1', BENCH_METRICS: '1' }),
+    telemetryOption: 'bullmq-otel',
+    traced: true,
+    export: 'otlp',
+    metrics: 'reader',
+    workload: 'rate',
   },
   {
     id: 'sdk-floor',
@@ -270,7 +386,10 @@ export function byId(id) {
 
 /** The queue whose spans show that a mode traced every job it processed. */
 export function tracedQueue(mode) {
-  return { standard: 'bench-throughput', api: 'bench-api', floor: 'bench-floor' }[
-    mode.workload ?? 'standard'
-  ];
+  return {
+    standard: 'bench-throughput',
+    api: 'bench-api',
+    rate: 'bench-rate',
+    floor: 'bench-floor',
+  }[mode.workload ?? 'standard'];
 }

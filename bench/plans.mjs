@@ -15,6 +15,9 @@ export const FULL = {
   apiClients: 50,
   floorWarmup: 3000, // the SDK floor (floor-workload.mjs)
   floorJobs: 20000,
+  rate: 2000, // the fixed-rate workload (rate-workload.mjs): jobs per second
+  rateWarmupSeconds: 2,
+  rateSeconds: 10,
 };
 
 /** Every mode once, a few hundred jobs: CI's check that the benchmark still runs. */
@@ -32,6 +35,9 @@ export const SMOKE = {
   apiClients: 50,
   floorWarmup: 50,
   floorJobs: 300,
+  rate: 500,
+  rateWarmupSeconds: 0.2,
+  rateSeconds: 0.6,
 };
 
 /** The memory soak. */

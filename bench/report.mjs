@@ -44,6 +44,10 @@ export function summarize(modes, rounds) {
       add: { p50: pick((r) => r.add?.p50), p99: pick((r) => r.add?.p99) },
       pickup: { p50: pick((r) => r.pickup?.p50), p99: pick((r) => r.pickup?.p99) },
       peakRssMB: pick((r) => r.peakRssMB),
+      // Spans that reached the OTLP receiver, of those made: 1.00 when none was dropped.
+      delivered: median(
+        good.filter((r) => r.received !== undefined).map((r) => r.received / r.spans.total),
+      ),
       bullmqVersion: good[0]?.bullmqVersion,
       verification: good.at(-1) && verification(mode, good.at(-1)),
     };
@@ -71,6 +75,11 @@ function floorCell(summaries, floor) {
   return Number.isFinite(times) ? `jobwatch adds **${fmt(times, 1)}×** this` : '–';
 }
 
+function exportCell(mode) {
+  if (!mode.traced) return '–';
+  return { otlp: 'OTLP proto', 'otlp-json': 'OTLP JSON' }[mode.export] ?? 'none';
+}
+
 function ratioCell(s, ratio) {
   if (s.mode.workload === 'floor') return 'no BullMQ';
   if (s.mode.baseline === s.mode.id) return 'baseline';
@@ -94,8 +103,8 @@ export function markdown(summaries, meta) {
       `${meta.plan.warmup} warm-up jobs; ${meta.plan.adds} sequential adds; ${meta.plan.pickups} pickups. ` +
       `${meta.pinning}`,
     '',
-    '| mode | BullMQ | jobs/s | throughput vs baseline, median (min–max) | same from node CPU/job | node CPU µs/job (Δ) | of which main thread (Δ) | Redis cmds/job (Δ) | add p50 / p99 ms | pickup p50 / p99 ms | peak RSS MB | spans/job | runs ok |',
-    '|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| mode | BullMQ | export | jobs/s | throughput vs baseline, median (min–max) | same from node CPU/job | node CPU µs/job (Δ) | of which main thread (Δ) | Redis cmds/job (Δ) | add p50 / p99 ms | pickup p50 / p99 ms | peak RSS MB | spans/job | spans received ÷ made | runs ok |',
+    '|---|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const s of summaries) {
     const isBaseline = s.mode.baseline === s.mode.id;
@@ -109,11 +118,11 @@ export function markdown(summaries, meta) {
         : '0';
     const isFloor = s.mode.workload === 'floor';
     lines.push(
-      `| ${s.mode.label} | ${isFloor ? '–' : (s.bullmqVersion ?? '–')} | ${fmt(s.jobsPerSec)} | ${ratioCell(s, s.ratio)} | ` +
+      `| ${s.mode.label} | ${isFloor ? '–' : (s.bullmqVersion ?? '–')} | ${exportCell(s.mode)} | ${fmt(s.jobsPerSec)} | ${ratioCell(s, s.ratio)} | ` +
         `${isFloor ? floorCell(summaries, s) : ratioCell(s, s.cpuRatio)} | ` +
         `${deltaCell(s.cpuUsPerJob, s.cpuDelta, 0, isBaseline)} | ${deltaCell(s.mainUsPerJob, s.mainDelta, 0, isBaseline)} | ${deltaCell(s.redisPerJob, s.redisDelta, 2, isBaseline)} | ` +
         `${fmt(s.add.p50, 2)} / ${fmt(s.add.p99, 2)} | ${fmt(s.pickup.p50, 2)} / ${fmt(s.pickup.p99, 2)} | ` +
-        `${fmt(s.peakRssMB)} | ${spansPerJob} | ${s.ok}/${s.runs} |`,
+        `${fmt(s.peakRssMB)} | ${spansPerJob} | ${fmt(s.delivered, 2)} | ${s.ok}/${s.runs} |`,
     );
   }
   lines.push('', ...notes(summaries, meta));
@@ -128,12 +137,17 @@ function notes(summaries, meta) {
     'ratio if node were the only bottleneck, and far less disturbed by other load on the machine.',
     'Node CPU counts every thread of the process; the main-thread column is the JavaScript thread alone, the rest',
     "is mostly V8's helper threads collecting garbage, so it grows with what a mode allocates.",
-    'Traced modes export to a counting exporter that drops spans (no exporter I/O measured).',
+    'Traced modes export over real OTLP/HTTP (protobuf, the SDK default, or JSON) through a BatchSpanProcessor at its',
+    'defaults to a receiver process (on the Redis core) that decodes every request; "received ÷ made" compares what it',
+    'got with the spans the mode ended. "none" rows count and drop their spans in-process (no exporter I/O).',
     'Redis commands are INFO commandstats deltas over the throughput phase: they include the commands run',
     "inside BullMQ's Lua scripts (about 2 EVALSHA per job), and jobwatch's per-interval heartbeats and queue-depth reads.",
     `API-style rows: ${meta.plan.apiClients} producers each send one job at a time with Queue.add (1 KB payload),`,
     'the next once the last was picked up; each job awaits 1 ms of I/O; Worker concurrency as above;',
     `${meta.plan.apiJobs} timed jobs after ${meta.plan.apiWarmup}; pickup is from just before each Queue.add to its processor's first line.`,
+    `Fixed-rate rows: ${meta.plan.rate} jobs/s added one at a time with Queue.add (1 KB payload) on a schedule, whatever`,
+    `the telemetry costs; each job awaits 1 ms of I/O; Worker concurrency as above; ${meta.plan.rateSeconds} s timed after ${meta.plan.rateWarmupSeconds} s;`,
+    'jobs/s is the rate achieved, and node CPU µs/job answers "how many more cores do my workers need".',
     `SDK floor: ${meta.plan.floorJobs} iterations of what jobwatch asks of the stock SDK per job (a producer and a consumer`,
     'span with the same names and attributes, inject + JSON metadata, parse + extract, two histogram records)',
     'in a loop, same SDK setup as the traced modes; its CPU µs/job is the least any instrumentation on that SDK',

@@ -1,6 +1,7 @@
 // Runs one mode once: a fresh node process with the mode's preloads, on a
 // reset redis-server, then checks that the mode did what it claims (all jobs
 // completed, spans and metrics produced) so a broken mode can't pass as fast.
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ const script = (file) => fileURLToPath(new URL(file, import.meta.url));
 const WORKLOADS = {
   standard: script('./workload.mjs'),
   api: script('./api-workload.mjs'),
+  rate: script('./rate-workload.mjs'),
   floor: script('./floor-workload.mjs'),
 };
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -42,9 +44,11 @@ export async function runChild(
     extraEnv = {},
     timeoutMs,
     core,
+    otlp,
   },
 ) {
   await redis.reset();
+  const runId = randomUUID();
   const ports = { metrics: await freePort(), health: await freePort() };
   const dir = mkdtempSync(join(tmpdir(), 'jobwatch-bench-'));
   const resultFile = join(dir, 'result.json');
@@ -58,6 +62,9 @@ export async function runChild(
     BENCH_METRICS_SOURCE: mode.metrics,
     BENCH_METRICS_PORT: String(ports.metrics),
     BENCH_RESULT_FILE: resultFile,
+    BENCH_EXPORT: mode.export ?? 'none',
+    BENCH_RUN_ID: runId,
+    ...(otlp ? { BENCH_OTLP_URL: otlp.url } : {}),
     ...extraEnv,
   };
   const args = [...nodeArgs, ...mode.preload.flatMap((p) => ['--require', p]), script];
@@ -72,7 +79,10 @@ export async function runChild(
   stopScraping();
   try {
     if (exit.code !== 0) return { failure: describeExit(exit) };
-    return { result: JSON.parse(readFileSync(resultFile, 'utf8')) };
+    const result = JSON.parse(readFileSync(resultFile, 'utf8'));
+    // What reached the receiver: the child flushed its exporter before it exited.
+    if (otlp && (mode.export ?? 'none') !== 'none') result.received = await received(otlp, runId);
+    return { result };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -84,6 +94,11 @@ export async function runMode(mode, options) {
   if (failure) return { mode: mode.id, status: 'failed', problems: [failure] };
   const problems = verify(mode, result);
   return { mode: mode.id, status: problems.length ? 'invalid' : 'ok', problems, ...result };
+}
+
+async function received(otlp, runId) {
+  const res = await fetch(`${otlp.control}/?run=${encodeURIComponent(runId)}`);
+  return (await res.json()).spans;
 }
 
 function describeExit({ code, signal, stderr }) {

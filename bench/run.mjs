@@ -4,11 +4,15 @@
 // `--compare <checkout>` (every jobwatch mode also with that checkout's
 // dist/, in the same rounds: before/after a change) and `--fleet` (worker
 // health at fleet scale, see fleet.mjs).
+import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CORES, commandLine, machine, pinning, revision } from './machine.mjs';
 import { selectModes, withComparison } from './modes.mjs';
 import { FULL, SMOKE } from './plans.mjs';
+import { spawnTracked } from './processes.mjs';
 import { startRedis } from './redis-server.mjs';
 import { markdown, summarize } from './report.mjs';
 import { runMode } from './run-mode.mjs';
@@ -35,6 +39,7 @@ async function bench() {
   const rounds = Number(opts.rounds ?? (opts.smoke ? 1 : 5));
   const modes = withComparison(selectModes(opts.modes), opts.compare);
   const redis = await startRedis({ core: CORES.redis });
+  const otlp = await startReceiver();
   const results = [];
   try {
     for (let round = 1; round <= rounds; round++) {
@@ -45,6 +50,7 @@ async function bench() {
           plan,
           core: CORES.node,
           timeoutMs: opts.smoke ? 60_000 : 180_000,
+          otlp,
         });
         byMode[mode.id] = run;
         log(round, rounds, mode, run);
@@ -62,8 +68,24 @@ async function bench() {
     };
     return { meta, modes, results };
   } finally {
+    otlp.stop();
     await redis.stop();
   }
+}
+
+/** The OTLP receiver (receiver.mjs), in a process of its own on the Redis core. */
+async function startReceiver() {
+  const child = spawnTracked(
+    process.execPath,
+    [fileURLToPath(new URL('./receiver.mjs', import.meta.url))],
+    {
+      core: CORES.redis,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const [line] = await once(createInterface({ input: child.stdout }), 'line');
+  const { otlp, control } = JSON.parse(line);
+  return { url: otlp, control, stop: () => child.kill() };
 }
 
 function log(round, rounds, mode, run) {

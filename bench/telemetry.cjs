@@ -1,6 +1,11 @@
 // Preload (`--require bench/telemetry.cjs`) that plays "the app's own
 // OpenTelemetry setup" for the traced modes. It is configured by env:
-//   BENCH_TRACES=1      a TracerProvider (always-on sampler) exporting to the counting exporter
+//   BENCH_TRACES=1      a TracerProvider (always-on sampler); every span it ends is counted
+//   BENCH_EXPORT        where the spans go: `otlp` (OTLP/HTTP protobuf, the SDK's default),
+//                       `otlp-json` (OTLP/HTTP JSON), both to BENCH_OTLP_URL through a
+//                       BatchSpanProcessor at its defaults, as an app runs it; `none` (the
+//                       default): counted and dropped, no exporter I/O (the "no export" rows)
+//   BENCH_RUN_ID        the resource attribute bench.run, by which the receiver counts a run
 //   BENCH_METRICS=1     a MeterProvider whose reader collects every BENCH_METRIC_INTERVAL_MS
 //   BENCH_INSTRUMENT=appsignal   register @appsignal/opentelemetry-instrumentation-bullmq
 // The workload reads the counts back through `globalThis[BENCH_TELEMETRY]`.
@@ -11,24 +16,52 @@ const {
   W3CBaggagePropagator,
   W3CTraceContextPropagator,
 } = require('@opentelemetry/core');
+const { resourceFromAttributes } = require('@opentelemetry/resources');
 const { AlwaysOnSampler, BatchSpanProcessor, TracerProvider } = require('@opentelemetry/sdk-trace');
 const { CountingSpanExporter } = require('./counting-span-exporter.cjs');
 
 const BENCH_TELEMETRY = Symbol.for('jobwatch.bench.telemetry');
 
+/**
+ * The span processors of BENCH_EXPORT. Every span made is counted (the "made"
+ * of received ÷ made): by the exporter itself when nothing is exported (a
+ * batch processor whose queue never drops, as before), else as it ends,
+ * beside the batch processor at its defaults that exports it.
+ */
+function processors(made) {
+  const kind = process.env.BENCH_EXPORT ?? 'none';
+  if (kind === 'none') {
+    return [
+      new BatchSpanProcessor({
+        exporter: made,
+        maxQueueSize: 1 << 18,
+        maxExportBatchSize: 1024,
+        scheduledDelayMillis: 500,
+      }),
+    ];
+  }
+  const { OTLPTraceExporter } = require(
+    kind === 'otlp-json'
+      ? '@opentelemetry/exporter-trace-otlp-http'
+      : '@opentelemetry/exporter-trace-otlp-proto',
+  );
+  const exporter = new OTLPTraceExporter({ url: `${process.env.BENCH_OTLP_URL}/v1/traces` });
+  const counting = {
+    onStart() {},
+    onEnd: (span) => made.count(span),
+    forceFlush: () => Promise.resolve(),
+    shutdown: () => Promise.resolve(),
+  };
+  return [counting, new BatchSpanProcessor({ exporter })];
+}
+
 function startTraces() {
-  const exporter = new CountingSpanExporter();
-  // A queue big enough that no span of a run is dropped: the counts verify the mode.
-  const processor = new BatchSpanProcessor({
-    exporter,
-    maxQueueSize: 1 << 18,
-    maxExportBatchSize: 1024,
-    scheduledDelayMillis: 500,
-  });
+  const made = new CountingSpanExporter();
   // Every span sampled, whatever OTEL_TRACES_SAMPLER says.
   const provider = new TracerProvider({
     sampler: new AlwaysOnSampler(),
-    spanProcessors: [processor],
+    spanProcessors: processors(made),
+    resource: resourceFromAttributes({ 'bench.run': process.env.BENCH_RUN_ID ?? '-' }),
   });
   api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   api.propagation.setGlobalPropagator(
@@ -39,7 +72,7 @@ function startTraces() {
   api.trace.setGlobalTracerProvider(provider);
   return async () => {
     await provider.forceFlush();
-    return exporter.summary();
+    return made.summary();
   };
 }
 

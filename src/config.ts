@@ -60,7 +60,7 @@ export interface JobwatchConfig {
   processParent: ProcessParent;
   /** JOBWATCH_TRACE_REDIS: keep spans of BullMQ's own Redis commands (off: suppressed). */
   traceRedis: boolean;
-  /** JOBWATCH_BULK_CREATE_SPANS: a `create` span per job of an addBulk (off: its `send` span only). */
+  /** JOBWATCH_BULK_CREATE_SPANS: a `create` span per job of an addBulk (off, the default: its `send` span only). */
   bulkCreateSpans: boolean;
   /** JOBWATCH_MAX_CHAIN_DEPTH: jobs enqueued by processors, one after another, that share one trace. */
   maxChainDepth: number;
@@ -106,7 +106,7 @@ export const DEFAULT_CONFIG: Readonly<JobwatchConfig> = Object.freeze<JobwatchCo
   healthToken: undefined,
   processParent: 'auto',
   traceRedis: false,
-  bulkCreateSpans: true,
+  bulkCreateSpans: false,
   maxChainDepth: 10,
   captureErrorMessage: false,
   captureJobData: false,

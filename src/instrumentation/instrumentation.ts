@@ -152,7 +152,7 @@ export class BullMQInstrumentation
   }
 
   get bulkCreateSpans(): boolean {
-    return this._config.bulkCreateSpans !== false;
+    return this._config.bulkCreateSpans ?? DEFAULT_CONFIG.bulkCreateSpans;
   }
 
   get traceRedis(): boolean {

@@ -13,8 +13,9 @@ export interface BullMQInstrumentationConfig extends InstrumentationConfig {
   /**
    * One `create` span per job of a Queue.addBulk, under the batch's `send`
    * span: each job gets its own creation context and its id on a producer
-   * span. false: the `send` span alone, and every job of the batch carries
-   * its context (as BullMQ's native telemetry does). Default true.
+   * span. false (the default): the `send` span alone, and every job of the
+   * batch carries its context (as BullMQ's native telemetry does; the
+   * messaging conventions make create spans optional).
    */
   bulkCreateSpans?: boolean;
   /** Keep spans of BullMQ's own Redis commands (e.g. from instrumentation-ioredis). Default false. */

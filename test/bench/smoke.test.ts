@@ -18,28 +18,39 @@ interface Run {
 }
 
 const ROOT = resolve(__dirname, '../..');
-const TRACED = [
+/** Traced modes, and where their spans go (OTLP to the bench's receiver, or nowhere). */
+const EXPORTED = [
   'jobwatch',
-  'jobwatch-bulk-send',
+  'jobwatch-bulk-create',
+  'jobwatch-json',
   'bullmq-otel',
+  'bullmq-otel-json',
+  'jobwatch-pino',
+  'jobwatch-pino-uncorrelated',
   'appsignal5',
   'jobwatch-api',
-  'sdk-floor',
+  'bullmq-otel-api',
+  'jobwatch-rate',
+  'bullmq-otel-rate',
 ];
+const TRACED = [...EXPORTED, 'jobwatch-noexport', 'bullmq-otel-noexport', 'sdk-floor'];
 /** The queue each traced mode's workload processes its jobs on. */
-const QUEUE: Record<string, string> = { 'jobwatch-api': 'bench-api', 'sdk-floor': 'bench-floor' };
+const QUEUE: Record<string, string> = {
+  'jobwatch-api': 'bench-api',
+  'bullmq-otel-api': 'bench-api',
+  'jobwatch-rate': 'bench-rate',
+  'bullmq-otel-rate': 'bench-rate',
+  'sdk-floor': 'bench-floor',
+};
 const ALL = [
+  ...TRACED,
   'plain6',
-  'jobwatch',
-  'jobwatch-bulk-send',
   'jobwatch-metrics',
-  'bullmq-otel',
   'plain6-metadata',
+  'plain6-pino',
   'plain5',
-  'appsignal5',
   'plain6-api',
-  'jobwatch-api',
-  'sdk-floor',
+  'plain6-rate',
 ];
 /** Modes whose workload measures pickup latency. */
 const PICKUP = ALL.filter((mode) => mode !== 'sdk-floor');
@@ -52,13 +63,13 @@ beforeAll(async () => {
   // The exit code says whether some mode failed; the assertions below say which and why.
   await promisify(execFile)(process.execPath, ['bench/run.mjs', '--smoke', '--json', json], {
     cwd: ROOT,
-    timeout: 170_000,
+    timeout: 400_000,
   }).catch((err: { code?: unknown }) => {
     if (typeof err.code !== 'number') throw err;
   });
   const { results } = JSON.parse(readFileSync(json, 'utf8')) as { results: Record<string, Run>[] };
   runs = results[0]!;
-}, 180_000);
+}, 420_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -82,12 +93,22 @@ describe('npm run bench, smoke size', () => {
     expect(onQueue.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(run.throughput!.expected);
   });
 
+  it.each(EXPORTED)('%s delivers every span it made to the OTLP receiver, decoded', (mode) => {
+    const run = runs[mode]! as Run & { received?: number };
+    expect(run.received).toBe(run.spans!.total);
+  });
+
+  it.each(['jobwatch-noexport', 'bullmq-otel-noexport'])('%s exports nothing', (mode) => {
+    expect((runs[mode] as Run & { received?: number }).received).toBeUndefined();
+  });
+
   it.each([
     'jobwatch',
-    'jobwatch-bulk-send',
+    'jobwatch-bulk-create',
     'jobwatch-metrics',
     'bullmq-otel',
     'jobwatch-api',
+    'jobwatch-rate',
     'sdk-floor',
   ])('%s counts the processed jobs in its metrics', (mode) => {
     const totals = Object.values(runs[mode]!.metrics ?? {});
@@ -104,17 +125,21 @@ describe('npm run bench, smoke size', () => {
     expect(runs.plain6!.throughput!.metadata).toBeNull();
   });
 
-  it('jobwatch-bulk-send makes no create span, and one send span per addBulk', () => {
-    const spans = runs['jobwatch-bulk-send']!.spans!.byQueue['bench-throughput']!;
+  it('jobwatch (the default) makes no create span, one send span per addBulk; jobwatch-bulk-create a create span per job', () => {
+    const spans = runs.jobwatch!.spans!.byQueue['bench-throughput']!;
     expect(spans['create bench-throughput']).toBeUndefined();
     expect(spans['send bench-throughput']).toBeGreaterThan(0);
-    expect(
-      runs.jobwatch!.spans!.byQueue['bench-throughput']!['create bench-throughput'],
-    ).toBeGreaterThan(0);
+    const created = runs['jobwatch-bulk-create']!.spans!.byQueue['bench-throughput']!;
+    expect(created['create bench-throughput']).toBeGreaterThanOrEqual(
+      runs['jobwatch-bulk-create']!.throughput!.expected,
+    );
   });
 
-  it.each(['plain6-api', 'jobwatch-api'])('%s counts the Redis commands of its jobs', (mode) => {
-    const redis = (runs[mode]!.throughput as { redis?: { commandsPerJob: number } }).redis;
-    expect(redis?.commandsPerJob).toBeGreaterThan(1);
-  });
+  it.each(['plain6-api', 'jobwatch-api', 'plain6-rate'])(
+    '%s counts the Redis commands of its jobs',
+    (mode) => {
+      const redis = (runs[mode]!.throughput as { redis?: { commandsPerJob: number } }).redis;
+      expect(redis?.commandsPerJob).toBeGreaterThan(1);
+    },
+  );
 });

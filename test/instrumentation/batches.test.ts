@@ -1,7 +1,7 @@
 // Bulk adds, flows and delayed jobs: each job gets its own `create` span
 // under the batch's `send` span, and its `process` span hangs under it.
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { type Harness, isChildOf, named, startHarness } from './harness.js';
 
 let h: Harness;
@@ -20,7 +20,9 @@ function worker(queue: string, processor = async () => 'ok') {
 }
 
 describe('Queue.addBulk', () => {
-  it('makes one send span with the count, a create span per job, and process spans under those', async () => {
+  it('with bulkCreateSpans on, makes one send span with the count, a create span per job, and process spans under those', async () => {
+    h.instrumentation.setConfig({ bulkCreateSpans: true });
+    onTestFinished(() => h.instrumentation.setConfig({}));
     const name = h.queueName('bulk');
     const queue = h.track(new h.bullmq.Queue(name, { connection: h.connection }));
     const input = [
@@ -48,8 +50,8 @@ describe('Queue.addBulk', () => {
     expect(sent).toContainEqual([name, 'b', 1]);
   });
 
-  it('with bulkCreateSpans off, makes the send span alone and processes every job under it', async () => {
-    h.instrumentation.setConfig({ bulkCreateSpans: false });
+  it('by default (bulkCreateSpans off), makes the send span alone and processes every job under it', async () => {
+    h.instrumentation.setConfig({});
     try {
       const name = h.queueName('bulk-lean');
       const queue = h.track(new h.bullmq.Queue(name, { connection: h.connection }));

@@ -83,6 +83,7 @@ describe('by default', () => {
   });
 
   it('puts no job data or result on any span, nor in any metric label', async () => {
+    configure({ bulkCreateSpans: true }); // every kind of span
     const { name, queue } = h.queueWithWorker('default-data', async () => ({ token: SECRET }));
     await queue.addBulk([{ name: 'a', data: { email: SECRET } }]);
     await queue.add('b', { email: SECRET });
@@ -130,7 +131,7 @@ describe('with the capture switches on', () => {
   });
 
   it('captureJobData puts the job data as JSON on the send, create and process spans, bounded in bytes', async () => {
-    configure({ captureJobData: true });
+    configure({ captureJobData: true, bulkCreateSpans: true });
     const data = { email: SECRET, items: [1, 2] };
     const { name, queue } = h.queueWithWorker('data');
     await queue.add('one', data);

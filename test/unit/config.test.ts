@@ -14,14 +14,14 @@ describe('configuration', () => {
       healthHost: '127.0.0.1',
       processParent: 'auto',
       traceRedis: false,
-      bulkCreateSpans: true,
+      bulkCreateSpans: false,
       metricsExporters: ['prometheus'],
       prometheusPort: 9464,
     });
   });
 
-  it('turns per-job create spans of bulk adds off with JOBWATCH_BULK_CREATE_SPANS=false', () => {
-    expect(parseConfig({ JOBWATCH_BULK_CREATE_SPANS: 'false' }).config.bulkCreateSpans).toBe(false);
+  it('turns per-job create spans of bulk adds on with JOBWATCH_BULK_CREATE_SPANS=true', () => {
+    expect(parseConfig({ JOBWATCH_BULK_CREATE_SPANS: 'true' }).config.bulkCreateSpans).toBe(true);
   });
 
   it('is disabled by OTEL_SDK_DISABLED as well as JOBWATCH_ENABLED', () => {
