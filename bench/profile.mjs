@@ -14,7 +14,7 @@ import { CORES, commandLine, machine, revision } from './machine.mjs';
 import { MODES, withComparison } from './modes.mjs';
 import { FULL } from './plans.mjs';
 import { startRedis } from './redis-server.mjs';
-import { runChild } from './run-mode.mjs';
+import { runChild, startReceiver } from './run-mode.mjs';
 import { median } from './stats.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -268,6 +268,7 @@ export async function profile(ids, compareDir, rounds = 3) {
   const dir = fileURLToPath(new URL('./results/profiles/', import.meta.url));
   mkdirSync(dir, { recursive: true });
   const redis = await startRedis({ core: CORES.redis });
+  const otlp = await startReceiver();
   const selected = ids.split(',').map((id) => {
     const mode = modes.find((m) => m.id === id);
     if (!mode) throw new Error(`unknown mode ${id}`);
@@ -281,6 +282,7 @@ export async function profile(ids, compareDir, rounds = 3) {
       extraEnv: { [variable]: file },
       core: CORES.node,
       timeoutMs: 300_000,
+      otlp,
     });
     if (failure) throw new Error(`${mode.id}: ${failure}`);
     return JSON.parse(readFileSync(file, 'utf8'));
@@ -291,7 +293,12 @@ export async function profile(ids, compareDir, rounds = 3) {
         mode.id,
         {
           mode,
-          jobs: { api: FULL.apiJobs, floor: FULL.floorJobs }[mode.workload] ?? FULL.jobs,
+          jobs:
+            {
+              api: FULL.apiJobs,
+              floor: FULL.floorJobs,
+              rate: Math.round(FULL.rate * FULL.rateSeconds),
+            }[mode.workload] ?? FULL.jobs,
           cpu: [],
         },
       ]),
@@ -335,6 +342,7 @@ export async function profile(ids, compareDir, rounds = 3) {
     process.stdout.write(text);
     writeFileSync(new URL('./results/profile.md', import.meta.url), text);
   } finally {
+    otlp.stop();
     await redis.stop();
   }
 }

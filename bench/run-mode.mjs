@@ -2,10 +2,13 @@
 // reset redis-server, then checks that the mode did what it claims (all jobs
 // completed, spans and metrics produced) so a broken mode can't pass as fast.
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { CORES } from './machine.mjs';
 import { tracedQueue } from './modes.mjs';
 import { spawnTracked, waitForExit } from './processes.mjs';
 import { freePort } from './redis-server.mjs';
@@ -47,6 +50,10 @@ export async function runChild(
     otlp,
   },
 ) {
+  if ((mode.export ?? 'none') !== 'none' && !otlp)
+    throw new Error(
+      `${mode.id} exports its spans: start the receiver (startReceiver) and pass it as otlp`,
+    );
   await redis.reset();
   const runId = randomUUID();
   const ports = { metrics: await freePort(), health: await freePort() };
@@ -135,4 +142,15 @@ function verify(mode, result) {
     }
   }
   return problems;
+}
+
+/** The OTLP receiver (receiver.mjs), in a process of its own on the Redis core. */
+export async function startReceiver() {
+  const child = spawnTracked(process.execPath, [script('./receiver.mjs')], {
+    core: CORES.redis,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [line] = await once(createInterface({ input: child.stdout }), 'line');
+  const { otlp, control } = JSON.parse(line);
+  return { url: otlp, control, stop: () => child.kill() };
 }

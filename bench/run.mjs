@@ -4,18 +4,14 @@
 // `--compare <checkout>` (every jobwatch mode also with that checkout's
 // dist/, in the same rounds: before/after a change) and `--fleet` (worker
 // health at fleet scale, see fleet.mjs).
-import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CORES, commandLine, machine, pinning, revision } from './machine.mjs';
 import { selectModes, withComparison } from './modes.mjs';
 import { FULL, SMOKE } from './plans.mjs';
-import { spawnTracked } from './processes.mjs';
 import { startRedis } from './redis-server.mjs';
 import { markdown, summarize } from './report.mjs';
-import { runMode } from './run-mode.mjs';
+import { runMode, startReceiver } from './run-mode.mjs';
 
 const RESULTS = new URL('./results/', import.meta.url);
 
@@ -71,21 +67,6 @@ async function bench() {
     otlp.stop();
     await redis.stop();
   }
-}
-
-/** The OTLP receiver (receiver.mjs), in a process of its own on the Redis core. */
-async function startReceiver() {
-  const child = spawnTracked(
-    process.execPath,
-    [fileURLToPath(new URL('./receiver.mjs', import.meta.url))],
-    {
-      core: CORES.redis,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  const [line] = await once(createInterface({ input: child.stdout }), 'line');
-  const { otlp, control } = JSON.parse(line);
-  return { url: otlp, control, stop: () => child.kill() };
 }
 
 function log(round, rounds, mode, run) {

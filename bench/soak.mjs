@@ -6,7 +6,7 @@ import { CORES, commandLine, machine, pinning, revision } from './machine.mjs';
 import { selectModes } from './modes.mjs';
 import { SOAK } from './plans.mjs';
 import { startRedis } from './redis-server.mjs';
-import { runChild } from './run-mode.mjs';
+import { runChild, startReceiver } from './run-mode.mjs';
 
 const SCRIPT = fileURLToPath(new URL('./soak-workload.mjs', import.meta.url));
 const LIMIT_MB = 10;
@@ -83,6 +83,7 @@ export async function soak({ modes: ids = 'jobwatch', jobs, resultsDir }) {
     pinning: pinning(),
     plan,
   };
+  const otlp = await startReceiver();
   try {
     for (const mode of modes) {
       console.error(`[soak] ${mode.id}: ${plan.soakJobs} jobs`);
@@ -93,10 +94,12 @@ export async function soak({ modes: ids = 'jobwatch', jobs, resultsDir }) {
         nodeArgs: ['--expose-gc'],
         core: CORES.node,
         timeoutMs: 600_000,
+        otlp,
       });
       runs.push({ mode, ...run });
     }
   } finally {
+    otlp.stop();
     await redis.stop();
   }
   const table = markdown(runs, meta);
