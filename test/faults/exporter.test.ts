@@ -103,7 +103,7 @@ describe('fault 3: trace endpoint down, slow or refusing', () => {
       const isExport = (l: string) => /export/i.test(l);
       await waitFor(() => jobwatchLines(worker.proc).some(isExport), {
         what: 'the export warning',
-        timeoutMs: 20_000,
+        timeoutMs: 40_000, // the exporter's 10 s timeout, then its retries, on a loaded machine
       });
       const exportWarnings = jobwatchLines(worker.proc).filter(isExport);
       expect(exportWarnings, worker.proc.stderr).toHaveLength(1);

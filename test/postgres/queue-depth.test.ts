@@ -51,7 +51,11 @@ describeOnPostgres('queue depth on PostgreSQL', () => {
         messaging_destination_name: 'depth',
       })[0]?.value;
     await waitFor(async () => ((await age()) ?? 0) >= 1, { what: 'the oldest job aged 1 s' });
-    const meta = `"${BULLMQ_SCHEMA}".meta`;
+    // BullMQ 6.0 named its tables bullmq_job, bullmq_meta; 6.1 on job, meta.
+    const { rows } = await setup.db.query(
+      `SELECT to_regclass('"${BULLMQ_SCHEMA}".meta') IS NOT NULL AS current`,
+    );
+    const meta = `"${BULLMQ_SCHEMA}".${rows[0]!.current ? 'meta' : 'bullmq_meta'}`;
     await setup.db.query(
       `INSERT INTO ${meta} (queue, field, value) VALUES ('depth', 'paused', '1')`,
     );

@@ -59,9 +59,11 @@ class PostgresRegistry implements Registry {
   async readQueue(queue: string, users: Iterable<QueueUserLike>): Promise<QueueRead | undefined> {
     const backend = openBackendAmong(users);
     if (!backend) return undefined;
+    const pool = backend.connection.pool;
+    const tables = await bullmqTables(pool, backend.schema);
     const [counts, oldest] = await Promise.all([
       backend.getCounts([...QUEUE_STATES]),
-      backend.connection.pool.query(oldestWaitingSql(backend.schema), [queue]),
+      pool.query(oldestWaitingSql(tables), [queue]),
     ]);
     return { counts, oldestWaitingMs: Math.max(0, Number(oldest.rows[0]?.age ?? 0)) };
   }
@@ -89,17 +91,51 @@ class PostgresRegistry implements Registry {
   }
 }
 
+/** BullMQ's job and meta tables in `schema`, qualified. */
+interface BullMQTables {
+  job: string;
+  meta: string;
+}
+
+const tablesOf = new WeakMap<object, Map<string, Promise<BullMQTables>>>();
+
+/**
+ * The names BullMQ's schema gives its tables: `job` and `meta` from 6.1,
+ * `bullmq_job` and `bullmq_meta` in 6.0. Looked up once per pool and schema.
+ */
+function bullmqTables(pool: PgPool, schema: string): Promise<BullMQTables> {
+  let bySchema = tablesOf.get(pool);
+  if (!bySchema) {
+    bySchema = new Map();
+    tablesOf.set(pool, bySchema);
+  }
+  let tables = bySchema.get(schema);
+  if (!tables) {
+    const q = (name: string) => `"${schema}".${name}`;
+    tables = pool
+      .query('SELECT to_regclass($1) IS NOT NULL AS current', [q('job')])
+      .then(({ rows }) =>
+        rows[0]?.current
+          ? { job: q('job'), meta: q('meta') }
+          : { job: q('bullmq_job'), meta: q('bullmq_meta') },
+      );
+    tables.catch(() => bySchema!.delete(schema)); // asked again at the next read
+    bySchema.set(schema, tables);
+  }
+  return tables;
+}
+
 /**
  * How long the job next in line (by BullMQ's own order: priority, then
  * sequence; an index range) has been ready: since it was added or its delay
  * ended, or since its last attempt began; 0 when none waits or the queue is
  * paused (its jobs then wait by the operator's choice).
  */
-function oldestWaitingSql(schema: string): string {
+function oldestWaitingSql({ job, meta }: BullMQTables): string {
   return `SELECT coalesce((extract(epoch from clock_timestamp()) * 1000)::bigint
       - greatest(coalesce(process_at_ms, added_at_ms), coalesce(processed_at_ms, 0)), 0) AS age
-    FROM "${schema}".job WHERE queue = $1 AND state = 'waiting'
-      AND NOT EXISTS (SELECT 1 FROM "${schema}".meta
+    FROM ${job} WHERE queue = $1 AND state = 'waiting'
+      AND NOT EXISTS (SELECT 1 FROM ${meta}
         WHERE queue = $1 AND field = 'paused' AND value = '1')
     ORDER BY priority, seq LIMIT 1`;
 }
