@@ -7,10 +7,11 @@
 // No store call is added: only times kept in memory.
 //
 // A worker's loop is stuck when (whichever is furthest past its limit):
-//   1. a call it awaits has been in flight longer than it can legitimately
-//      take: waitForJob (BZPOPMIN) its block plus BullMQ's own watchdog and
-//      reconnect, delay(ms) its ms, and a single Redis or SQL command
-//      (moveToActive, Job.moveToCompleted / moveToFailed) JOBWATCH_HUNG_COMMAND_MS;
+//   1. calls of one kind have been in flight, none answering, for longer than
+//      one can legitimately take: waitForJob (BZPOPMIN) its block plus
+//      BullMQ's own watchdog and reconnect, delay(ms) its ms, and a single
+//      Redis or SQL command (moveToActive, Job.moveToCompleted / moveToFailed)
+//      JOBWATCH_HUNG_COMMAND_MS;
 //   2. a slot is free, the worker is neither rate limited nor in BullMQ's
 //      retry delay, and no fetch round trip has succeeded (a fetch returned,
 //      a job started or finished) for as long as one waitForJob may take;
@@ -21,12 +22,28 @@
 
 export type LoopOp = 'waitForJob' | 'moveToActive' | 'delay' | 'moveToCompleted' | 'moveToFailed';
 
-export interface LoopCall {
-  readonly op: LoopOp;
-  /** Date.now() when the call began. */
-  readonly since: number;
-  /** How long it may take by design (a block, a delay), before the grace; 0 for a single command. */
-  readonly expectedMs: number;
+const OPS: readonly LoopOp[] = [
+  'waitForJob',
+  'moveToActive',
+  'delay',
+  'moveToCompleted',
+  'moveToFailed',
+];
+
+/**
+ * The calls of one kind in flight, as counts and times only (no record per
+ * call: BullMQ makes one per job): they are stuck when none has answered
+ * since the first of them began, or since the last answer, for longer than one
+ * may take. A connection that answers some calls answers all of them.
+ */
+interface OpSlot {
+  inFlight: number;
+  /** Date.now() when the calls in flight now began to be in flight (from zero). */
+  since: number;
+  /** Date.now() of the last answer. */
+  lastDone: number;
+  /** How long one may take by design (a block, a delay), before the grace; 0 for a single command. */
+  expectedMs: number;
 }
 
 /** What the rule reads of a Worker beside its calls. */
@@ -66,7 +83,9 @@ const WHAT: Record<LoopOp, string> = {
 };
 
 export class LoopActivity {
-  private readonly calls = new Set<LoopCall>();
+  private readonly slots = Object.fromEntries(
+    OPS.map((op) => [op, { inFlight: 0, since: 0, lastDone: 0, expectedMs: 0 }]),
+  ) as Record<LoopOp, OpSlot>;
   /** Date.now() of the last successful round trip of the fetch path. */
   private lastProgressAt = Date.now();
   /** Date.now() when an exclusion (paused, busy, rate limited) last held: no fetch was due before. */
@@ -77,24 +96,27 @@ export class LoopActivity {
   /** What one waitForJob may take by design, from the last call (its block and BullMQ's watchdog). */
   private waitMs = 9000;
 
-  begin(op: LoopOp, expectedMs: number): LoopCall {
-    const call = { op, since: Date.now(), expectedMs };
+  begin(op: LoopOp, expectedMs: number): void {
+    const slot = this.slots[op];
+    if (slot.inFlight++ === 0) slot.since = Date.now();
+    slot.expectedMs = expectedMs;
     if (op === 'waitForJob') this.waitMs = expectedMs;
-    this.calls.add(call);
-    return call;
   }
 
   /** A call returned; `ok`: it made a round trip (a finite BZPOPMIN answer, a fetch, a move). */
-  end(call: LoopCall, ok: boolean, failure?: string): void {
-    this.calls.delete(call);
+  end(op: LoopOp, ok: boolean, failure?: string): void {
+    const slot = this.slots[op];
+    if (slot.inFlight > 0) slot.inFlight--;
+    const now = Date.now();
+    slot.lastDone = now;
     if (ok) {
-      this.lastProgressAt = Date.now();
+      this.lastProgressAt = now;
       // A BZPOPMIN that answers proves only the blocking connection: the
       // main one may still be failing every fetch.
-      if (call.op !== 'waitForJob') this.failures = 0;
+      if (op !== 'waitForJob') this.failures = 0;
     } else if (failure !== undefined) {
-      if (this.failures++ === 0) this.failingSince = Date.now();
-      this.lastFailure = `${call.op}: ${failure}`;
+      if (this.failures++ === 0) this.failingSince = now;
+      this.lastFailure = `${op}: ${failure}`;
     }
   }
 
@@ -116,12 +138,13 @@ export class LoopActivity {
       if (!worst || stuckMs - limitMs > worst.stuckMs - worst.limitMs)
         worst = { stuckMs, limitMs, what };
     };
-    let retrying = false;
-    for (const call of this.calls) {
-      const limit = call.expectedMs > 0 ? call.expectedMs + GRACE_MS : settings.commandMs;
-      consider(now - call.since, limit, `BullMQ has been ${WHAT[call.op]} for`);
-      retrying ||= call.op === 'delay' && this.failures > 0;
+    for (const op of OPS) {
+      const slot = this.slots[op];
+      if (slot.inFlight === 0) continue;
+      const limit = slot.expectedMs > 0 ? slot.expectedMs + GRACE_MS : settings.commandMs;
+      consider(now - Math.max(slot.since, slot.lastDone), limit, `BullMQ has been ${WHAT[op]} for`);
     }
+    const retrying = this.slots.delay.inFlight > 0 && this.failures > 0;
     if (this.failures >= 2) {
       consider(
         now - this.failingSince,

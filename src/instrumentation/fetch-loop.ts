@@ -1,7 +1,7 @@
 // The calls of a Worker's fetch loop, recorded for the hang rule
 // (src/loop-activity.ts): when each began, how long it may take by design,
 // and whether it made a round trip. Every argument is passed through and the
-// original's promise is returned untouched; the record is a Set entry and one
+// original's promise is returned untouched; the record is two counts and one
 // `then` per call, never a store command.
 //
 // Per BullMQ version (read from the builds of 5.0.0 to 6.7.6; all are
@@ -16,7 +16,7 @@
 import { bullmqVersion } from '../bullmq-objects.js';
 import type { QueueUserLike } from '../lifecycle.js';
 import { ignoreInternalError } from '../log.js';
-import { type LoopCall, type LoopOp, loopActivityOf } from '../loop-activity.js';
+import { type LoopOp, loopActivityOf } from '../loop-activity.js';
 
 type Method = (this: any, ...args: any[]) => any;
 
@@ -80,49 +80,62 @@ function workerOfJob(job: { queue?: unknown }): LoopWorkerLike | undefined {
 /** 'ok': a round trip; 'none': neither progress nor failure; anything else: a failure, said so. */
 type Outcome = 'ok' | 'none' | string;
 
+interface Settlers {
+  ok(value: unknown): void;
+  fail(err: unknown): void;
+}
+
+/**
+ * Wraps one of the loop's calls. Per call: a WeakMap lookup, two counts and a
+ * `then` on the promise BullMQ returns, with handlers made once per Worker:
+ * these run once per job.
+ */
 function track(
   op: LoopOp,
   workerOf: (self: any) => LoopWorkerLike | undefined,
   expectedMs: (worker: LoopWorkerLike, args: IArguments) => number,
   outcomeOf: (worker: LoopWorkerLike, value: unknown) => Outcome,
 ): (original: Method) => Method {
+  const settlersOf = new WeakMap<LoopWorkerLike, Settlers>();
+  const settlers = (worker: LoopWorkerLike): Settlers => {
+    let found = settlersOf.get(worker);
+    if (found === undefined) {
+      const activity = loopActivityOf(worker);
+      const done = (outcome: Outcome) =>
+        activity.end(
+          op,
+          outcome === 'ok',
+          outcome === 'ok' || outcome === 'none' ? undefined : outcome,
+        );
+      found = {
+        ok: (value) => done(outcomeOf(worker, value)),
+        fail: (err) => done(err instanceof Error ? err.message : String(err)),
+      };
+      settlersOf.set(worker, found);
+    }
+    return found;
+  };
   return (original) =>
     function tracked(this: unknown) {
-      let call: LoopCall | undefined;
-      let worker: LoopWorkerLike | undefined;
+      let settle: Settlers | undefined;
       try {
-        worker = workerOf(this);
-        // biome-ignore lint/complexity/noArguments: every argument goes through as it came
-        if (worker) call = loopActivityOf(worker).begin(op, expectedMs(worker, arguments));
+        const worker = workerOf(this);
+        if (worker) {
+          // biome-ignore lint/complexity/noArguments: every argument goes through as it came
+          loopActivityOf(worker).begin(op, expectedMs(worker, arguments));
+          settle = settlers(worker);
+        }
       } catch (err) {
         ignoreInternalError('fetch loop', err);
       }
       // biome-ignore lint/complexity/noArguments: as above
       const result = original.apply(this, arguments as unknown as unknown[]);
-      if (call && worker) settle(worker, call, result, outcomeOf);
+      if (settle) {
+        if (result instanceof Promise) result.then(settle.ok, settle.fail);
+        else settle.ok(result);
+      }
       return result;
     };
-}
-
-function settle(
-  worker: LoopWorkerLike,
-  call: LoopCall,
-  result: unknown,
-  outcomeOf: (worker: LoopWorkerLike, value: unknown) => Outcome,
-): void {
-  const activity = loopActivityOf(worker);
-  const done = (outcome: Outcome) =>
-    activity.end(
-      call,
-      outcome === 'ok',
-      outcome === 'ok' || outcome === 'none' ? undefined : outcome,
-    );
-  if (result instanceof Promise) {
-    result.then(
-      (value) => done(outcomeOf(worker, value)),
-      (err: unknown) => done(err instanceof Error ? err.message : String(err)),
-    );
-  } else done(outcomeOf(worker, result));
 }
 
 /** What one waitForJob may take by design (see the header). */
