@@ -29,6 +29,8 @@ const BULLMQ5 = here('../test/versions/5.81.5/node_modules/bullmq');
  *   and dropped: the "no export" rows); default 'none'
  * @property {'none'|'reader'|'prometheus'} metrics where the mode's metrics are read back from
  * @property {'standard'|'api'|'rate'|'floor'} [workload] what the process runs (default 'standard')
+ * @property {'app'|'own'} [sdk] whose OpenTelemetry SDK: the app's (telemetry.cjs, which jobwatch
+ *   joins; the default) or jobwatch's own, started by the preload from the OTEL_* variables
  */
 
 /** @type {Mode[]} */
@@ -58,6 +60,21 @@ export const MODES = [
     traced: true,
     export: 'otlp',
     metrics: 'reader',
+  },
+  {
+    // The zero-code path: only the preload, whose own SDK exports to the receiver as
+    // OTEL_EXPORTER_OTLP_ENDPOINT says (BatchSpanProcessor defaults, every span sampled).
+    id: 'jobwatch-own-sdk',
+    label: 'jobwatch, everything on, its own SDK (the preload alone)',
+    baseline: 'plain6',
+    bullmq: 'bullmq',
+    preload: [JOBWATCH],
+    env: (ports) => jobwatchEnv(ports),
+    telemetryOption: 'none',
+    traced: true,
+    export: 'otlp',
+    sdk: 'own',
+    metrics: 'prometheus',
   },
   {
     id: 'jobwatch-bulk-create',

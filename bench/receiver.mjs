@@ -5,23 +5,30 @@
 // dropped. run.mjs reads a run's count from the control port, so a mode that
 // drops spans under load shows it.
 //   stdout, once listening: {"otlp": "<url>", "control": "<url>"}
-//   GET <control>/?run=<id>  → {"spans": <count>}
+//   GET <control>/?run=<id>  → {"total": <spans>, "byQueue": {<queue>: {<span name>: <count>}}}
 import { createServer } from 'node:http';
 import { startOtlpReceiver } from '../examples/otlp-receiver.mjs';
 
+/** run -> { total, byQueue: queue -> span name -> count } (the shape of the counting exporter's summary) */
 const counts = new Map();
+const queueOf = (span) =>
+  span.attributes['messaging.destination.name'] ?? span.name.match(/bench-[a-z]+/)?.[0] ?? '-';
 const receiver = await startOtlpReceiver({
   onSpans: (spans) => {
     for (const span of spans) {
       const run = String(span.resource['bench.run'] ?? '-');
-      counts.set(run, (counts.get(run) ?? 0) + 1);
+      const summary = counts.get(run) ?? { total: 0, byQueue: {} };
+      counts.set(run, summary);
+      summary.total++;
+      const names = (summary.byQueue[queueOf(span)] ??= {});
+      names[span.name] = (names[span.name] ?? 0) + 1;
     }
     receiver.spans.length = 0; // counted: nothing is kept
   },
 });
 const control = createServer((req, res) => {
   const run = new URL(req.url ?? '/', 'http://control').searchParams.get('run');
-  res.end(JSON.stringify({ spans: counts.get(run) ?? 0 }));
+  res.end(JSON.stringify(counts.get(run) ?? { total: 0, byQueue: {} }));
 });
 control.listen(0, '127.0.0.1', () => {
   const { port } = control.address();

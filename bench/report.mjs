@@ -45,9 +45,12 @@ export function summarize(modes, rounds) {
       pickup: { p50: pick((r) => r.pickup?.p50), p99: pick((r) => r.pickup?.p99) },
       peakRssMB: pick((r) => r.peakRssMB),
       // Spans that reached the OTLP receiver, of those made: 1.00 when none was dropped.
-      delivered: median(
-        good.filter((r) => r.received !== undefined).map((r) => r.received / r.spans.total),
-      ),
+      delivered:
+        mode.sdk === 'own' // nothing in that process counts the spans it made
+          ? undefined
+          : median(
+              good.filter((r) => r.received !== undefined).map((r) => r.received / r.spans.total),
+            ),
       bullmqVersion: good[0]?.bullmqVersion,
       verification: good.at(-1) && verification(mode, good.at(-1)),
     };

@@ -72,6 +72,14 @@ export async function runChild(
     BENCH_EXPORT: mode.export ?? 'none',
     BENCH_RUN_ID: runId,
     ...(otlp ? { BENCH_OTLP_URL: otlp.url } : {}),
+    // jobwatch's own SDK (the zero-code path): configured by the standard variables only
+    ...(mode.sdk === 'own' && otlp
+      ? {
+          OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+          OTEL_RESOURCE_ATTRIBUTES: `bench.run=${runId}`,
+          OTEL_TRACES_SAMPLER: 'always_on',
+        }
+      : {}),
     ...extraEnv,
   };
   const args = [...nodeArgs, ...mode.preload.flatMap((p) => ['--require', p]), script];
@@ -88,7 +96,12 @@ export async function runChild(
     if (exit.code !== 0) return { failure: describeExit(exit) };
     const result = JSON.parse(readFileSync(resultFile, 'utf8'));
     // What reached the receiver: the child flushed its exporter before it exited.
-    if (otlp && (mode.export ?? 'none') !== 'none') result.received = await received(otlp, runId);
+    if (otlp && (mode.export ?? 'none') !== 'none') {
+      const got = await received(otlp, runId);
+      result.received = got.total;
+      // With jobwatch's own SDK nothing in the process counts spans: the receiver's count stands for them.
+      if (mode.sdk === 'own') result.spans = got;
+    }
     return { result };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -105,7 +118,7 @@ export async function runMode(mode, options) {
 
 async function received(otlp, runId) {
   const res = await fetch(`${otlp.control}/?run=${encodeURIComponent(runId)}`);
-  return (await res.json()).spans;
+  return res.json();
 }
 
 function describeExit({ code, signal, stderr }) {
