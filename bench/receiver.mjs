@@ -20,7 +20,9 @@ const receiver = await startOtlpReceiver({
       const summary = counts.get(run) ?? { total: 0, byQueue: {} };
       counts.set(run, summary);
       summary.total++;
-      const names = (summary.byQueue[queueOf(span)] ??= {});
+      const queue = queueOf(span);
+      summary.byQueue[queue] ??= {};
+      const names = summary.byQueue[queue];
       names[span.name] = (names[span.name] ?? 0) + 1;
     }
     receiver.spans.length = 0; // counted: nothing is kept
