@@ -22,6 +22,12 @@ export const prometheus = fromSdk('@opentelemetry/exporter-prometheus') as Prome
 export const otelInstrumentation = fromSdk(
   '@opentelemetry/instrumentation',
 ) as InstrumentationModule;
+export const {
+  InstrumentationBase,
+  InstrumentationNodeModuleDefinition,
+  InstrumentationNodeModuleFile,
+  isWrapped,
+} = otelInstrumentation;
 
 const OTLP_METRICS_PACKAGES = {
   grpc: '@opentelemetry/exporter-metrics-otlp-grpc',

@@ -29,7 +29,12 @@ import { recordModuleVersion } from '../bullmq-objects.js';
 import { DEFAULT_CONFIG } from '../config.js';
 import type { LifecycleObserver } from '../lifecycle.js';
 import { guard } from '../log.js';
-import { otelInstrumentation } from '../otel-sdk.js';
+import {
+  InstrumentationBase,
+  InstrumentationNodeModuleDefinition,
+  InstrumentationNodeModuleFile,
+  isWrapped,
+} from '../otel-sdk.js';
 import { VERSION } from '../version.js';
 import {
   constructionHook,
@@ -55,14 +60,6 @@ import { Observers } from './observers.js';
 import { wrapAdd, wrapAddBulk, wrapUpsertJobScheduler } from './producer.js';
 import { wrapAsJSONSandbox, wrapChildStart, wrapWaitForCurrentJobAndExit } from './sandbox.js';
 import type { BullMQInstrumentationConfig, ProcessParent } from './types.js';
-
-// The SDK's own copy of the base class (src/otel-sdk.ts), so its hooks are the SDK's.
-const {
-  InstrumentationBase,
-  InstrumentationNodeModuleDefinition,
-  InstrumentationNodeModuleFile,
-  isWrapped,
-} = otelInstrumentation;
 
 type Method = (this: any, ...args: any[]) => any;
 type Prototype = Record<string, Method>;

@@ -11,16 +11,14 @@
 // trace nothing is added; a logger's own output format decides the rest.
 
 import { guard, ignoreInternalError } from '../log.js';
-import { otelInstrumentation } from '../otel-sdk.js';
-import { VERSION } from '../version.js';
-import { addCorrelation, correlationFields } from './correlation.js';
-
-const {
+import {
   InstrumentationBase,
   InstrumentationNodeModuleDefinition,
   InstrumentationNodeModuleFile,
   isWrapped,
-} = otelInstrumentation;
+} from '../otel-sdk.js';
+import { VERSION } from '../version.js';
+import { addCorrelation, correlationFields } from './correlation.js';
 
 type Method = (this: any, ...args: any[]) => any;
 type Mixin = (this: unknown, ...args: unknown[]) => object | undefined;
