@@ -4,19 +4,16 @@
 // up, so jobs never pile up beyond the worker's concurrency; each job awaits
 // 1 ms of I/O. Reported: throughput, node CPU per job, and the pickup latency
 // of every timed job (from just before its Queue.add to its processor's first line).
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import {
-  bullmq,
   connection,
   cpuMeter,
   finish,
-  finishedJobs,
+  pickupRig,
   plan,
   profiled,
   redisDelta,
   redisSnapshot,
-  telemetryOption,
 } from './child.mjs';
 import { quantile } from './stats.mjs';
 
@@ -24,22 +21,7 @@ const QUEUE = 'bench-api';
 const PAYLOAD = 'x'.repeat(1024);
 
 async function main() {
-  const extra = await telemetryOption();
-  const queue = new bullmq.Queue(QUEUE, { connection, ...extra });
-  /** key -> resolves with the pickup latency (ms) when the job's processor starts */
-  const pickedUp = new Map();
-  const worker = new bullmq.Worker(
-    QUEUE,
-    async (job) => {
-      const { key, sentAt } = job.data;
-      pickedUp.get(key)?.(performance.now() - sentAt);
-      pickedUp.delete(key);
-      await sleep(1);
-    },
-    { connection, concurrency: plan.concurrency, removeOnComplete: { count: 1000 }, ...extra },
-  );
-  const done = finishedJobs(worker);
-  await worker.waitUntilReady();
+  const { queue, worker, pickedUp, done } = await pickupRig(QUEUE);
 
   let next = 0;
   const samples = [];

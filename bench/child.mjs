@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const env = process.env;
 export const plan = JSON.parse(env.BENCH_PLAN);
@@ -168,4 +169,28 @@ export function cpuMeter() {
       mainThreadCpuUsPerJob: m ? (m.user + m.system) / jobs : undefined,
     };
   };
+}
+
+/**
+ * A queue and a worker (1 ms per job) whose processor reports each job's pickup
+ * latency: the producer puts `{ key, sentAt }` in the job and a callback under
+ * `key` in `pickedUp`, called with the milliseconds from `sentAt` to the start.
+ */
+export async function pickupRig(name) {
+  const extra = await telemetryOption();
+  const queue = new bullmq.Queue(name, { connection, ...extra });
+  const pickedUp = new Map();
+  const worker = new bullmq.Worker(
+    name,
+    async (job) => {
+      const { key, sentAt } = job.data;
+      pickedUp.get(key)?.(performance.now() - sentAt);
+      pickedUp.delete(key);
+      await sleep(1);
+    },
+    { connection, concurrency: plan.concurrency, removeOnComplete: { count: 1000 }, ...extra },
+  );
+  const done = finishedJobs(worker);
+  await worker.waitUntilReady();
+  return { queue, worker, pickedUp, done };
 }

@@ -9,16 +9,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import {
-  bullmq,
   connection,
   cpuMeter,
   finish,
-  finishedJobs,
+  pickupRig,
   plan,
   profiled,
   redisDelta,
   redisSnapshot,
-  telemetryOption,
 } from './child.mjs';
 import { quantile } from './stats.mjs';
 
@@ -45,22 +43,7 @@ async function produce(queue, total, timed, samples, pickedUp) {
 }
 
 async function main() {
-  const extra = await telemetryOption();
-  const queue = new bullmq.Queue(QUEUE, { connection, ...extra });
-  /** key -> records the pickup latency (ms) when the job's processor starts */
-  const pickedUp = new Map();
-  const worker = new bullmq.Worker(
-    QUEUE,
-    async (job) => {
-      const { key, sentAt } = job.data;
-      pickedUp.get(key)?.(performance.now() - sentAt);
-      pickedUp.delete(key);
-      await sleep(1);
-    },
-    { connection, concurrency: plan.concurrency, removeOnComplete: { count: 1000 }, ...extra },
-  );
-  const done = finishedJobs(worker);
-  await worker.waitUntilReady();
+  const { queue, worker, pickedUp, done } = await pickupRig(QUEUE);
   const warmup = Math.round(plan.rate * plan.rateWarmupSeconds);
   const jobs = Math.round(plan.rate * plan.rateSeconds);
   await produce(queue, warmup, false, [], pickedUp);
