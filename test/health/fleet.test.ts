@@ -166,7 +166,10 @@ describe('fleet view', () => {
     const second = await app('worker-app.cjs', { WORKERS: 'survivor-w' });
     // Not the holder: it reports itself, not the other process.
     expect(await status(second, 'leader-w')).toBeUndefined();
-    expect(await status(first, 'survivor-w')).toBe(1);
+    // ...while the holder reports both, once its view has read the newcomer's first beat.
+    await waitFor(async () => (await status(first, 'survivor-w')) === 1, {
+      what: 'the holder reports the newcomer',
+    });
     first.proc.child.kill('SIGKILL');
     const killedAt = performance.now();
     await waitFor(async () => (await status(second, 'leader-w')) === 0, {
