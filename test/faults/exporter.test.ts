@@ -74,16 +74,21 @@ describe('fault 3: trace endpoint down, slow or refusing', () => {
         peakRss = Math.max(peakRss, rssOf(worker.proc.pid));
       }, 100);
       const started = performance.now();
-      const adding = enqueue(queue, repeat(JOBS, { name: 'work' }));
-      await waitFor(() => lines(worker.proc, 'processed').length >= 5000, {
-        what: '5000 jobs',
-        timeoutMs: 30_000,
-      });
-      const warm = await probe(worker);
-      const ids = await adding;
-      await expectEachJobOnce(queue, ids, [worker.proc]);
+      let ids: string[];
+      let warm: Awaited<ReturnType<typeof probe>>;
+      try {
+        const adding = enqueue(queue, repeat(JOBS, { name: 'work' }));
+        await waitFor(() => lines(worker.proc, 'processed').length >= 5000, {
+          what: '5000 jobs',
+          timeoutMs: 30_000,
+        });
+        warm = await probe(worker);
+        ids = await adding;
+        await expectEachJobOnce(queue, ids, [worker.proc]);
+      } finally {
+        clearInterval(sampler); // also when a check fails and the worker is gone
+      }
       const seconds = (performance.now() - started) / 1000;
-      clearInterval(sampler);
       const end = await probe(worker);
       const growthMb = (end.heap - warm.heap) / MB;
       console.log(

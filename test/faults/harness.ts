@@ -191,7 +191,15 @@ export async function expectEachJobOnce(
   const done = await allFinished(queue, ids);
   expect(new Set(done.failed)).toEqual(new Set(failedIds));
   expect(new Set(done.completed)).toEqual(new Set(ids.filter((id) => !failedIds.includes(id))));
-  const ran = ranIn.flatMap((p) => lines(p, 'processed'));
+  // Redis can say "completed" before the last "processed" lines have crossed the
+  // children's stdout pipes into this process: they get a moment to arrive.
+  const expected = ids.length - failedIds.length;
+  const ranLines = () => ranIn.flatMap((p) => lines(p, 'processed'));
+  await waitFor(() => new Set(ranLines()).size >= expected, {
+    what: 'a "processed" line for every job',
+    timeoutMs: 5000,
+  }).catch(() => undefined); // the assertions below say what is missing
+  const ran = ranLines();
   const twice = ran.filter((id, i) => ran.indexOf(id) !== i && !mayRepeat.includes(id));
   expect(twice).toEqual([]);
   expect(new Set(ran)).toEqual(new Set(ids.filter((id) => !failedIds.includes(id))));
