@@ -20,15 +20,9 @@
 // trip every drainDelay; a worker whose slots are all busy fetches nothing
 // and only rule 1 applies (its finishing calls must return).
 
-export type LoopOp = 'waitForJob' | 'moveToActive' | 'delay' | 'moveToCompleted' | 'moveToFailed';
+const OPS = ['waitForJob', 'moveToActive', 'delay', 'moveToCompleted', 'moveToFailed'] as const;
 
-const OPS: readonly LoopOp[] = [
-  'waitForJob',
-  'moveToActive',
-  'delay',
-  'moveToCompleted',
-  'moveToFailed',
-];
+export type LoopOp = (typeof OPS)[number];
 
 /**
  * The calls of one kind in flight, as counts and times only (no record per

@@ -80,7 +80,9 @@ function workerOfJob(job: { queue?: unknown }): LoopWorkerLike | undefined {
 /** 'ok': a round trip; 'none': neither progress nor failure; anything else: a failure, said so. */
 type Outcome = 'ok' | 'none' | string;
 
+/** A Worker's handlers for one kind of call: its start, and its promise's two outcomes. */
 interface Settlers {
+  begin(args: IArguments): void;
   ok(value: unknown): void;
   fail(err: unknown): void;
 }
@@ -108,6 +110,7 @@ function track(
           outcome === 'ok' || outcome === 'none' ? undefined : outcome,
         );
       found = {
+        begin: (args) => activity.begin(op, expectedMs(worker, args)),
         ok: (value) => done(outcomeOf(worker, value)),
         fail: (err) => done(err instanceof Error ? err.message : String(err)),
       };
@@ -121,9 +124,9 @@ function track(
       try {
         const worker = workerOf(this);
         if (worker) {
-          // biome-ignore lint/complexity/noArguments: every argument goes through as it came
-          loopActivityOf(worker).begin(op, expectedMs(worker, arguments));
           settle = settlers(worker);
+          // biome-ignore lint/complexity/noArguments: every argument goes through as it came
+          settle.begin(arguments);
         }
       } catch (err) {
         ignoreInternalError('fetch loop', err);
