@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitFor } from './ports.js';
+import { Exited, freePort, onFreshPorts, waitFor } from './ports.js';
 
 /** Spawns a child whose output is kept (the last 20 kB) for failure messages. */
 export function spawnLogged(
@@ -62,7 +62,11 @@ export class Daemon {
   }
 
   /** Starts the daemon and resolves once it answers GET /-/ready. */
-  protected static async launch(l: DaemonLaunch) {
+  protected static launch(l: DaemonLaunch) {
+    return onFreshPorts(() => Daemon.launchOnce(l));
+  }
+
+  private static async launchOnce(l: DaemonLaunch) {
     const dir = mkdtempSync(join(tmpdir(), `jobwatch-${l.command}-`));
     const configFile = join(dir, l.configName);
     writeFileSync(configFile, l.configText);
@@ -71,7 +75,7 @@ export class Daemon {
     try {
       await waitFor(
         async () => {
-          if (child.exitCode !== null) throw new Error(`${l.command} exited: ${log()}`);
+          if (child.exitCode !== null) throw new Exited(`${l.command} on ${port} exited: ${log()}`);
           return (await fetch(`http://127.0.0.1:${port}/-/ready`)).ok;
         },
         { timeoutMs: 20_000, what: `${l.command} on ${port}` },

@@ -17,7 +17,7 @@ export async function freePort(): Promise<number> {
   return listenOn(0);
 }
 
-function canListen(port: number): Promise<boolean> {
+export function canListen(port: number): Promise<boolean> {
   return listenOn(port).then(
     () => true,
     () => false,
@@ -40,7 +40,26 @@ function listenOn(port: number): Promise<number> {
   });
 }
 
-/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
+/** Thrown by a waitFor check to stop waiting at once: the process it waits for has exited. */
+export class Exited extends Error {}
+
+/**
+ * Runs `attempt` again, up to three times in all, while it fails with Exited:
+ * a port freePort found free can still be bound by another test file's
+ * process before ours binds it, and then our server exits at start. Each
+ * attempt takes fresh ports and cleans up after itself when it fails.
+ */
+export async function onFreshPorts<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!(err instanceof Exited) || tries === 3) throw err;
+    }
+  }
+}
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes (or `check` throws Exited). */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
   { timeoutMs = 30_000, intervalMs = 50, what = 'condition' } = {},
@@ -52,6 +71,7 @@ export async function waitFor<T>(
       const value = await check();
       if (value) return value as NonNullable<T>;
     } catch (err) {
+      if (err instanceof Exited) throw err;
       lastError = err;
     }
     await new Promise((r) => setTimeout(r, intervalMs));

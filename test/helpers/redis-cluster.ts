@@ -1,11 +1,12 @@
 // A real Redis Cluster for a test file: three masters (no replicas) on free
 // ports, each its own redis-server, joined with `redis-cli --cluster create`.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from 'ioredis';
-import { freePort, waitFor } from './ports.js';
+import { spawnLogged } from './daemon.js';
+import { canListen, Exited, freePort, onFreshPorts, waitFor } from './ports.js';
 
 export class RedisCluster {
   private readonly children: ChildProcess[] = [];
@@ -13,16 +14,17 @@ export class RedisCluster {
 
   private constructor(readonly ports: number[]) {}
 
-  static async start(masters = 3): Promise<RedisCluster> {
-    const ports: number[] = [];
-    while (ports.length < masters) {
-      const port = await freePort();
-      // The cluster bus listens on port + 10000: keep both in range and distinct.
-      if (port < 55_000 && !ports.includes(port)) ports.push(port);
-    }
-    const cluster = new RedisCluster(ports);
-    await cluster.boot();
-    return cluster;
+  static start(masters = 3): Promise<RedisCluster> {
+    return onFreshPorts(async () => {
+      const cluster = new RedisCluster(await nodePorts(masters));
+      try {
+        await cluster.boot();
+      } catch (err) {
+        await cluster.close();
+        throw err;
+      }
+      return cluster;
+    });
   }
 
   /** Seed nodes as redis:// URLs (comma-separated, the form jobwatch takes for a cluster). */
@@ -49,34 +51,38 @@ export class RedisCluster {
   }
 
   private async boot(): Promise<void> {
+    const logs: (() => string)[] = [];
     for (const port of this.ports) {
       const dir = join(this.dir, String(port));
       spawnSync('mkdir', ['-p', dir]);
-      const child = spawn(
-        'redis-server',
-        [
-          '--port',
-          String(port),
-          '--bind',
-          '127.0.0.1',
-          '--cluster-enabled',
-          'yes',
-          '--cluster-config-file',
-          join(dir, 'nodes.conf'),
-          '--save',
-          '',
-          '--appendonly',
-          'no',
-          '--dir',
-          dir,
-        ],
-        { stdio: 'ignore' },
-      );
+      const { child, log } = spawnLogged('redis-server', [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(dir, 'nodes.conf'),
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+      ]);
       this.children.push(child);
+      logs.push(log);
     }
-    await waitFor(() => this.ports.every((p) => cli(p, 'ping') === 'PONG'), {
-      what: 'cluster nodes up',
-    });
+    await waitFor(
+      () => {
+        const exited = this.children.findIndex((child) => child.exitCode !== null);
+        if (exited >= 0)
+          throw new Exited(`cluster node on ${this.ports[exited]} exited: ${logs[exited]!()}`);
+        return this.ports.every((p) => cli(p, 'ping') === 'PONG');
+      },
+      { what: 'cluster nodes up' },
+    );
     const create = spawnSync(
       'redis-cli',
       [
@@ -110,6 +116,17 @@ export class RedisCluster {
     );
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Distinct free ports whose cluster bus ports (port + 10000) are free too. */
+async function nodePorts(masters: number): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < masters) {
+    const port = await freePort();
+    if (port < 55_000 && !ports.includes(port) && (await canListen(port + 10_000)))
+      ports.push(port);
+  }
+  return ports;
 }
 
 function cli(port: number, ...args: string[]): string {

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, waitFor } from './ports.js';
+import { spawnLogged } from './daemon.js';
+import { Exited, freePort, onFreshPorts, waitFor } from './ports.js';
 
 export class RedisServer {
   private child: ChildProcess | undefined;
@@ -13,10 +14,17 @@ export class RedisServer {
 
   private constructor(readonly port: number) {}
 
-  static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort());
-    await server.resume();
-    return server;
+  static start(): Promise<RedisServer> {
+    return onFreshPorts(async () => {
+      const server = new RedisServer(await freePort());
+      try {
+        await server.resume();
+      } catch (err) {
+        await server.close();
+        throw err;
+      }
+      return server;
+    });
   }
 
   get url(): string {
@@ -35,39 +43,40 @@ export class RedisServer {
 
   /** Starts (or restarts, on the same port) the server and waits until it answers. */
   async resume(): Promise<void> {
-    this.child = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(this.port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        this.dir,
-      ],
-      { stdio: 'ignore' },
-    );
+    const { child, log } = spawnLogged('redis-server', [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      this.dir,
+    ]);
+    this.child = child;
     const probe = new Redis({
       port: this.port,
       host: '127.0.0.1',
       lazyConnect: true,
       retryStrategy: () => null,
+      commandTimeout: 1000, // something else on the port may never answer
     });
     probe.on('error', () => {}); // refused connections are expected until the server is up
     try {
       await waitFor(
         async () => {
+          if (child.exitCode !== null)
+            throw new Exited(`redis-server on ${this.port} exited: ${log()}`);
           try {
             await probe.connect();
           } catch {
             probe.disconnect();
             return false;
           }
-          return (await probe.ping()) === 'PONG';
+          // Ours, not a server that took the port first (ours then exits).
+          return (await probe.info('server')).includes(`process_id:${child.pid}\r`);
         },
         { what: `redis-server on ${this.port}` },
       );
