@@ -59,6 +59,20 @@ export async function onFreshPorts<T>(attempt: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Runs `boot` on `server`; if it fails, closes the server first, so a failed start leaves nothing running. */
+export async function booted<S extends { close(): unknown }>(
+  server: S,
+  boot: (server: S) => Promise<void>,
+): Promise<S> {
+  try {
+    await boot(server);
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  return server;
+}
+
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes (or `check` throws Exited). */
 export async function waitFor<T>(
   check: () => T | Promise<T>,

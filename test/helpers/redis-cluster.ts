@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import { spawnLogged } from './daemon.js';
-import { canListen, Exited, freePort, onFreshPorts, waitFor } from './ports.js';
+import { booted, canListen, Exited, freePort, onFreshPorts, waitFor } from './ports.js';
+import { serverArgs } from './redis.js';
 
 export class RedisCluster {
   private readonly children: ChildProcess[] = [];
@@ -15,16 +16,9 @@ export class RedisCluster {
   private constructor(readonly ports: number[]) {}
 
   static start(masters = 3): Promise<RedisCluster> {
-    return onFreshPorts(async () => {
-      const cluster = new RedisCluster(await nodePorts(masters));
-      try {
-        await cluster.boot();
-      } catch (err) {
-        await cluster.close();
-        throw err;
-      }
-      return cluster;
-    });
+    return onFreshPorts(async () =>
+      booted(new RedisCluster(await nodePorts(masters)), (cluster) => cluster.boot()),
+    );
   }
 
   /** Seed nodes as redis:// URLs (comma-separated, the form jobwatch takes for a cluster). */
@@ -56,20 +50,11 @@ export class RedisCluster {
       const dir = join(this.dir, String(port));
       spawnSync('mkdir', ['-p', dir]);
       const { child, log } = spawnLogged('redis-server', [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
+        ...serverArgs(port, dir),
         '--cluster-enabled',
         'yes',
         '--cluster-config-file',
         join(dir, 'nodes.conf'),
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        dir,
       ]);
       this.children.push(child);
       logs.push(log);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { spawnLogged } from './daemon.js';
-import { Exited, freePort, onFreshPorts, waitFor } from './ports.js';
+import { booted, Exited, freePort, onFreshPorts, waitFor } from './ports.js';
 
 export class RedisServer {
   private child: ChildProcess | undefined;
@@ -15,16 +15,9 @@ export class RedisServer {
   private constructor(readonly port: number) {}
 
   static start(): Promise<RedisServer> {
-    return onFreshPorts(async () => {
-      const server = new RedisServer(await freePort());
-      try {
-        await server.resume();
-      } catch (err) {
-        await server.close();
-        throw err;
-      }
-      return server;
-    });
+    return onFreshPorts(async () =>
+      booted(new RedisServer(await freePort()), (server) => server.resume()),
+    );
   }
 
   get url(): string {
@@ -43,18 +36,7 @@ export class RedisServer {
 
   /** Starts (or restarts, on the same port) the server and waits until it answers. */
   async resume(): Promise<void> {
-    const { child, log } = spawnLogged('redis-server', [
-      '--port',
-      String(this.port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      this.dir,
-    ]);
+    const { child, log } = spawnLogged('redis-server', serverArgs(this.port, this.dir));
     this.child = child;
     const probe = new Redis({
       port: this.port,
@@ -140,4 +122,20 @@ export class RedisServer {
       c.disconnect();
     }
   }
+}
+
+/** A redis-server on 127.0.0.1:`port` with no persistence, its files in `dir`. */
+export function serverArgs(port: number, dir: string): string[] {
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+  ];
 }
