@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { redisServerArgs } from '../examples/redis-server-args.mjs';
 import { spawnTracked } from './processes.mjs';
 
 function freePort() {
@@ -23,19 +24,7 @@ export { freePort };
 export async function startRedis({ core }) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'jobwatch-bench-redis-'));
-  const args = [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dir',
-    dir,
-  ];
-  const child = spawnTracked('redis-server', args, { core, stdio: 'ignore' });
+  const child = spawnTracked('redis-server', redisServerArgs(port, dir), { core, stdio: 'ignore' });
   const client = new Redis({
     port,
     host: '127.0.0.1',

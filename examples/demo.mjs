@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { formatNotification } from './alert-receiver.mjs';
 import { startAlerting, timings } from './demo-alerting.mjs';
 import { startOtlpReceiver } from './otlp-receiver.mjs';
+import { redisServerArgs } from './redis-server-args.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const kill = !process.argv.includes('--no-kill');
@@ -221,11 +222,7 @@ function start(name, args, env) {
 
 async function startRedis() {
   const [port] = await freePorts(1);
-  const redis = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
+  const redis = spawn('redis-server', redisServerArgs(port), { stdio: 'ignore' });
   const [err] = await Promise.race([once(redis, 'error'), once(redis, 'spawn').then(() => [])]);
   if (err) {
     console.error(

@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from 'ioredis';
+import { redisServerArgs } from '../../examples/redis-server-args.mjs';
 import { spawnLogged } from './daemon.js';
 import { booted, canListen, Exited, freePort, onFreshPorts, waitFor } from './ports.js';
-import { serverArgs } from './redis.js';
 
 export class RedisCluster {
   private readonly children: ChildProcess[] = [];
@@ -50,7 +50,7 @@ export class RedisCluster {
       const dir = join(this.dir, String(port));
       spawnSync('mkdir', ['-p', dir]);
       const { child, log } = spawnLogged('redis-server', [
-        ...serverArgs(port, dir),
+        ...redisServerArgs(port, dir),
         '--cluster-enabled',
         'yes',
         '--cluster-config-file',

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { redisServerArgs } from '../../examples/redis-server-args.mjs';
 import { spawnLogged } from './daemon.js';
 import { booted, Exited, freePort, onFreshPorts, waitFor } from './ports.js';
 
@@ -36,7 +37,7 @@ export class RedisServer {
 
   /** Starts (or restarts, on the same port) the server and waits until it answers. */
   async resume(): Promise<void> {
-    const { child, log } = spawnLogged('redis-server', serverArgs(this.port, this.dir));
+    const { child, log } = spawnLogged('redis-server', redisServerArgs(this.port, this.dir));
     this.child = child;
     const probe = new Redis({
       port: this.port,
@@ -122,20 +123,4 @@ export class RedisServer {
       c.disconnect();
     }
   }
-}
-
-/** A redis-server on 127.0.0.1:`port` with no persistence, its files in `dir`. */
-export function serverArgs(port: number, dir: string): string[] {
-  return [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dir',
-    dir,
-  ];
 }
