@@ -4,8 +4,8 @@
 // order, on a real Prometheus and Alertmanager, and stop cleanly on Ctrl-C.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
-import { repoRoot, spawnNode } from '../helpers/node-process.js';
+import { afterEach, expect, it } from 'vitest';
+import { type NodeProcess, repoRoot, spawnNode } from '../helpers/node-process.js';
 import { waitFor } from '../helpers/ports.js';
 
 const steps: [string, RegExp][] = [
@@ -37,11 +37,27 @@ it('is what `npm run demo` runs after the build', () => {
   expect(pkg.scripts.demo).toBe('npm run build && node examples/demo.mjs');
 });
 
-it('tells the story in order: trace, metrics, SIGKILL, page, restart, resolved; Ctrl-C stops it', async () => {
-  const demo = spawnNode(['examples/demo.mjs'], {
+const demos: NodeProcess[] = [];
+
+/** `node examples/demo.mjs` with the README's environment (no REDIS_URL, no OTLP endpoint). */
+function startDemo(...args: string[]): NodeProcess {
+  const demo = spawnNode(['examples/demo.mjs', ...args], {
     REDIS_URL: undefined,
     OTEL_EXPORTER_OTLP_ENDPOINT: undefined,
   });
+  demos.push(demo);
+  return demo;
+}
+
+// A demo that a failed assertion left running is stopped as Ctrl-C stops it:
+// SIGKILL would leave its Redis, Prometheus, Alertmanager and apps running on
+// the machine (they did, after one failed run of this file).
+afterEach(async () => {
+  await Promise.all(demos.splice(0).map((demo) => demo.stop('SIGINT', 20_000)));
+});
+
+it('tells the story in order: trace, metrics, SIGKILL, page, restart, resolved; Ctrl-C stops it', async () => {
+  const demo = startDemo();
   const output = () => `${demo.stdout}\n--- stderr ---\n${demo.stderr}`;
   await waitFor(() => /Ctrl-C to stop/.test(demo.stdout) || !demo.running, {
     timeoutMs: 180_000,
@@ -64,10 +80,7 @@ it('tells the story in order: trace, metrics, SIGKILL, page, restart, resolved; 
 }, 240_000);
 
 it('leaves the worker alone with --no-kill', async () => {
-  const demo = spawnNode(['examples/demo.mjs', '--no-kill'], {
-    REDIS_URL: undefined,
-    OTEL_EXPORTER_OTLP_ENDPOINT: undefined,
-  });
+  const demo = startDemo('--no-kill');
   await waitFor(() => /Ctrl-C to stop/.test(demo.stdout) || !demo.running, {
     timeoutMs: 120_000,
     what: `the demo (${demo.stdout}${demo.stderr})`,
