@@ -62,7 +62,7 @@ export function spawnNode(
   return proc;
 }
 
-/** Kills every process this test file started (call from afterAll). */
+/** Kills every process this test file started: at the end of every file (test/kill-leftovers.ts), and earlier from an afterAll that must stop apps before their servers. */
 export async function killAll(): Promise<void> {
   await Promise.all([...started].map((p) => p.stop('SIGKILL')));
 }
